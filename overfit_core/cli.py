@@ -1,0 +1,98 @@
+"""`overfit-bench`: train the textbook variants and write records, plots and a report."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import TIERS, get_config, parse_seeds
+from .data import DATA_KINDS, DATASETS, FILES, DataOptions, check_dataset_name
+from .errors import ConfigError, OverfitBenchError, invalid
+from .variants import EXPERIMENTS, VARIANTS
+
+
+def _datasets(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise ConfigError(invalid("datasets", text, f"a comma-separated subset of {','.join(DATASETS)}"))
+    return tuple(check_dataset_name(n) for n in names)
+
+
+def _out_dir(text: str) -> Path:
+    out = Path(text).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(invalid("out", text, "a directory (it is an existing file)", "Pass another --out."))
+    try:
+        (out / "records").mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(invalid("out", text, "a writable directory", f"({e.strerror}) Pass another --out.")) from None
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="overfit-bench", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="train the variants, write records, plots and report.md")
+    run.add_argument("--data", choices=DATA_KINDS, default="synthetic",
+                     help="embedded synthetic look-alikes (default, offline) or the real datasets")
+    run.add_argument("--data-dir", default=None, help="folder with the real dataset files (or OVERFIT_DATA_DIR)")
+    run.add_argument("--download", action="store_true", default=None,
+                     help="allow keras.datasets to download the real datasets (or OVERFIT_DOWNLOAD=1)")
+    run.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated subset of %(default)s")
+    run.add_argument("--tier", default="fast", help=f"one of {', '.join(TIERS)} (default %(default)s)")
+    run.add_argument("--seeds", default="0", help="e.g. 0,1,2 or 0-2 (default %(default)s)")
+    run.add_argument("--out", default="overfit-bench-out", help="output folder (default %(default)s)")
+    run.add_argument("--retrain", action="store_true", help="ignore records already in OUT/records")
+    sub.add_parser("list", help="list variants, experiments and datasets")
+    return p
+
+
+def cmd_run(args) -> int:
+    from .records import RecordStore
+    from .report import write_report
+    from .runner import load_datasets, plan, run_jobs
+
+    datasets, seeds, config = _datasets(args.datasets), parse_seeds(args.seeds), get_config(args.tier)
+    out = _out_dir(args.out)
+    options = DataOptions.from_env(kind=args.data, data_dir=args.data_dir, download=args.download)
+    loaded = load_datasets(datasets, options)
+    for d in loaded.values():
+        print(f"{d.name}: {d.source} (sha256 {d.sha256[:12]}…), train {d.x_train.shape}, val {d.x_val.shape}",
+              file=sys.stderr)
+    records = run_jobs(plan(datasets, seeds), loaded, config, RecordStore(out / "records"), retrain=args.retrain)
+    report = write_report(records, out)
+    print(f"wrote {len(records)} records to {out / 'records'}, report {report}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    print("variants:")
+    for spec in VARIANTS.values():
+        print(f"  {spec.name:<13} {spec.dataset:<14} {spec.description}")
+    print("experiments:")
+    for name, variants in EXPERIMENTS.items():
+        print(f"  {name:<13} {', '.join(variants)}")
+    print("datasets:")
+    for name in DATASETS:
+        print(f"  {name:<13} files: {', '.join(FILES[name])}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"run": cmd_run, "list": cmd_list}[args.command](args)
+    except OverfitBenchError as e:
+        print(f"overfit-bench: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("overfit-bench: interrupted; records written so far are kept and reused by the next run.",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Training configurations as frozen dataclasses; presets derive from `FULL` by `replace`."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+from .errors import ConfigError, invalid
+from .variants import VariantSpec
+
+Pairs = tuple[tuple[str, int], ...]
+
+
+def _lookup(pairs: tuple, spec: VariantSpec, default=None):
+    """Value for the variant's name if present, else for its dataset, else `default`."""
+    table = dict(pairs)
+    return table.get(spec.name, table.get(spec.dataset, default))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How long and on how much data each variant trains. Keys are variant or dataset names."""
+
+    tier: str
+    epochs: Pairs
+    max_train_samples: Pairs = ()  # absent: all samples
+    validation_split: tuple[tuple[str, float], ...] = ()  # absent: validate on the dataset's held-out part
+    deterministic: bool = False  # tf op determinism (process-wide once enabled)
+
+    def __post_init__(self):
+        for key, n in self.epochs:
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ConfigError(invalid(f"epochs[{key!r}]", n, "a positive integer"))
+        for key, n in self.max_train_samples:
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ConfigError(invalid(f"max_train_samples[{key!r}]", n, "a positive integer"))
+
+    def epochs_for(self, spec: VariantSpec) -> int:
+        n = _lookup(self.epochs, spec)
+        if n is None:
+            raise ConfigError(f"Config tier {self.tier!r} sets no epochs for variant {spec.name!r} "
+                              f"or dataset {spec.dataset!r}. Add one to `epochs`.")
+        return n
+
+    def max_samples_for(self, spec: VariantSpec) -> int | None:
+        return _lookup(self.max_train_samples, spec)
+
+    def validation_split_for(self, spec: VariantSpec) -> float | None:
+        return _lookup(self.validation_split, spec)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "TrainConfig":
+        d = dict(d)
+        for key in ("epochs", "max_train_samples", "validation_split"):
+            d[key] = tuple(tuple(p) for p in d.get(key, ()))
+        return cls(**d)
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+FULL = TrainConfig(
+    tier="full",
+    epochs=(("basic", 20), ("overfit", 300), ("reg_base", 100), ("l1", 100), ("l2", 100), ("dropout", 100),
+            ("fashion_mnist", 20), ("boston", 50)),
+    validation_split=(("boston", 0.2),),
+)
+FAST = dataclasses.replace(
+    FULL,
+    tier="fast",
+    epochs=(("basic", 20), ("overfit", 30), ("reg_base", 40), ("l1", 40), ("l2", 40), ("dropout", 40),
+            ("fashion_mnist", 20), ("boston", 50)),
+)
+SMOKE = dataclasses.replace(  # seconds: for plumbing tests and benchmark smoke runs, not for properties
+    FULL,
+    tier="smoke",
+    epochs=(("imdb", 2), ("fashion_mnist", 2), ("boston", 3)),
+    max_train_samples=(("imdb", 1000), ("fashion_mnist", 300)),
+)
+TIERS: Mapping[str, TrainConfig] = MappingProxyType({"fast": FAST, "full": FULL, "smoke": SMOKE})
+
+
+def get_config(tier: str) -> TrainConfig:
+    try:
+        return TIERS[tier]
+    except KeyError:
+        raise ConfigError(invalid("tier", tier, f"one of {', '.join(TIERS)}")) from None
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """'0,1,2', '0-2' or a mix such as '0-2,7' to a tuple of distinct non-negative seeds, in order."""
+    seeds: list[int] = []
+    for part in str(text).split(","):
+        part = part.strip()
+        lo, sep, hi = part.partition("-")
+        try:
+            first, last = (int(lo), int(hi)) if sep else (int(part), int(part))
+        except ValueError:
+            raise ConfigError(invalid("seeds", text, "comma-separated non-negative integers or ranges such as "
+                                      "'0,1,2' or '0-2'")) from None
+        if first < 0 or last < first:
+            raise ConfigError(invalid("seeds", text, "ranges written low-high with 0 <= low <= high, e.g. '0-2'"))
+        seeds.extend(s for s in range(first, last + 1) if s not in seeds)
+    return tuple(seeds)

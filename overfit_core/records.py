@@ -1,0 +1,187 @@
+"""Immutable run records, their lossless JSON form, atomic writes and the on-disk record cache."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from .config import TrainConfig
+from .errors import ConfigError, invalid
+from .variants import VariantSpec
+
+SCHEMA = 1
+
+
+def run_id(variant: str, dataset: str, seed: int, tier: str) -> str:
+    """Readable id of one training run: variant-dataset-seedN-tier."""
+    return f"{variant}-{dataset}-seed{seed}-{tier}"
+
+
+@dataclass(frozen=True)
+class KernelStats:
+    """Norms of one Dense kernel: L1 = sum |w|, L2 = sqrt(sum w^2), share of |w| < 1e-3."""
+
+    layer: str
+    size: int
+    l1: float
+    l2: float
+    near_zero_fraction: float
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything one training run produced; many checks read the same record."""
+
+    spec: VariantSpec
+    config: TrainConfig
+    seed: int
+    dataset: str
+    data_source: str
+    data_sha256: str
+    history: Mapping[str, tuple[float, ...]]
+    kernels: tuple[KernelStats, ...]
+    evaluation: Mapping[str, float]
+    predictions: tuple[float, ...]  # validation predictions (regression only)
+    targets: tuple[float, ...]
+    versions: Mapping[str, str]
+    n_train: int
+    epochs_run: int
+    wall_time_s: float
+    samples_per_s: float
+    status: str = "ok"  # "ok" or "diverged" (a NaN/inf loss stopped training)
+    cache_key: str = ""
+
+    def __post_init__(self):
+        for name in ("history", "evaluation", "versions"):
+            value = getattr(self, name)
+            if not isinstance(value, MappingProxyType):
+                if name == "history":
+                    value = {k: tuple(v) for k, v in value.items()}
+                object.__setattr__(self, name, MappingProxyType(dict(value)))
+
+    @property
+    def variant(self) -> str:
+        return self.spec.name
+
+    @property
+    def run_id(self) -> str:
+        return run_id(self.spec.name, self.dataset, self.seed, self.config.tier)
+
+    def curve(self, key: str) -> tuple[float, ...]:
+        try:
+            return self.history[key]
+        except KeyError:
+            raise KeyError(f"{self.run_id}: no history key {key!r}; present: {sorted(self.history)}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["spec"], d["config"] = self.spec.to_dict(), self.config.to_dict()
+        d["history"] = {k: list(v) for k, v in self.history.items()}
+        d["kernels"] = [vars(k) for k in self.kernels]
+        for name in ("evaluation", "versions"):
+            d[name] = dict(d[name])
+        d["predictions"], d["targets"] = list(self.predictions), list(self.targets)
+        return {"schema": SCHEMA, **d}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "RunRecord":
+        d = dict(d)
+        if d.pop("schema", None) != SCHEMA:
+            raise ValueError(f"record schema is not {SCHEMA}")
+        d["spec"] = VariantSpec.from_dict(d["spec"])
+        d["config"] = TrainConfig.from_dict(d["config"])
+        d["kernels"] = tuple(KernelStats(**k) for k in d["kernels"])
+        d["predictions"], d["targets"] = tuple(d["predictions"]), tuple(d["targets"])
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunRecord":
+        return cls.from_dict(json.loads(text))
+
+
+def atomic_write_text(path: Path | str, text: str) -> Path:
+    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def cache_key(spec: VariantSpec, config: TrainConfig, seed: int, data_sha256: str, data_params: Mapping,
+              versions: Mapping[str, str]) -> str:
+    """Records are reused only for the same spec, config, seed, data and TF/Keras/numpy versions."""
+    payload = {"spec": spec.to_dict(), "config": config.to_dict(), "seed": seed, "data": data_sha256,
+               "data_params": dict(data_params), "versions": {k: versions[k] for k in ("tensorflow", "keras", "numpy")},
+               "schema": SCHEMA}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("OVERFIT_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "overfit-bench" / "records"
+
+
+class RecordStore:
+    """A folder of `<run_id>--<cache_key>.json` records. Corrupt files are discarded with a warning."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root).expanduser()
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(invalid("cache/records directory", str(self.root), "a directory, not a file",
+                                      "Choose another path or remove the file."))
+
+    def path(self, run_id: str, key: str) -> Path:
+        return self.root / f"{run_id}--{key}.json"
+
+    def load(self, run_id: str, key: str) -> RunRecord | None:
+        path = self.path(run_id, key)
+        if not path.is_file():
+            return None
+        try:
+            record = RunRecord.from_json(path.read_text(encoding="utf-8"))
+            if record.cache_key != key:
+                raise ValueError(f"cache_key {record.cache_key!r} does not match the file name")
+            return record
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            warnings.warn(f"Discarding corrupt cached record {path} ({type(e).__name__}: {e}); it will be retrained.",
+                          stacklevel=2)
+            path.unlink(missing_ok=True)
+            return None
+
+    def save(self, record: RunRecord) -> Path:
+        return atomic_write_text(self.path(record.run_id, record.cache_key), record.to_json())

@@ -1,0 +1,110 @@
+"""Train one variant on one dataset with one seed and return an immutable RunRecord."""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+import numpy as np
+
+from .config import TrainConfig
+from .data import Dataset
+from .errors import ConfigError, invalid
+from .records import KernelStats, RecordStore, RunRecord, cache_key, run_id
+from .variants import VariantSpec, build_metrics, build_model, build_optimizer, regression_metric_objects
+
+NEAR_ZERO = 1e-3
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(invalid("seed", seed, "a non-negative integer"))
+    return int(seed)
+
+
+def record_key(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig) -> str:
+    from .compat import versions
+
+    return cache_key(spec, config, seed, dataset.sha256, dataset.params, versions())
+
+
+def kernel_stats(model) -> tuple[KernelStats, ...]:
+    from .compat import keras
+
+    out = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            w = np.asarray(layer.kernel.numpy(), dtype=np.float64)
+            out.append(KernelStats(layer.name, int(w.size), float(np.abs(w).sum()), float(np.sqrt((w**2).sum())),
+                                   float((np.abs(w) < NEAR_ZERO).mean())))
+    return tuple(out)
+
+
+def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
+          *, callbacks: list | None = None) -> RunRecord:
+    """Seed everything, build, compile (adding the un-regularised loss metric), fit, summarise."""
+    from .compat import clear_session, enable_op_determinism, history_dict, keras, versions
+
+    seed = _check_seed(seed)
+    if spec.dataset != dataset.name:
+        raise ConfigError(invalid("dataset", dataset.name, f"the dataset of variant {spec.name!r}: {spec.dataset!r}"))
+    epochs = config.epochs_for(spec)
+    n = config.max_samples_for(spec)
+    x, y = dataset.x_train[:n], dataset.y_train[:n]
+    split = config.validation_split_for(spec)
+    fit_kwargs = {"validation_split": split} if split else {"validation_data": (dataset.x_val, dataset.y_val)}
+
+    if config.deterministic:
+        enable_op_determinism()
+    keras.utils.set_random_seed(seed)  # python, numpy and TF
+    try:
+        model = build_model(spec, dataset.input_shape)
+        model.compile(optimizer=build_optimizer(spec), loss=spec.loss, metrics=build_metrics(spec))
+        start = time.perf_counter()
+        hist = model.fit(x, y, batch_size=spec.batch_size, epochs=epochs, verbose=0, shuffle=True,
+                         callbacks=[keras.callbacks.TerminateOnNaN(), *(callbacks or [])], **fit_kwargs)
+        wall = time.perf_counter() - start
+        history = history_dict(hist)
+        epochs_run = len(history.get("loss", ()))
+        diverged = not all(math.isfinite(v) for v in history.get("loss", [math.nan]))
+        evaluation, preds, targets = _evaluate(spec, model, dataset, history)
+        kernels = kernel_stats(model)
+    finally:
+        clear_session()
+    n_train = int(x.shape[0] * (1 - (split or 0)))
+    return RunRecord(
+        spec=spec, config=config, seed=seed, dataset=dataset.name, data_source=dataset.source,
+        data_sha256=dataset.sha256, history=history, kernels=kernels, evaluation=evaluation,
+        predictions=preds, targets=targets, versions=versions(), n_train=n_train, epochs_run=epochs_run,
+        wall_time_s=wall, samples_per_s=n_train * epochs_run / wall if wall > 0 else 0.0,
+        status="diverged" if diverged else "ok", cache_key=record_key(spec, dataset, seed, config),
+    )
+
+
+def _evaluate(spec: VariantSpec, model, dataset: Dataset, history) -> tuple[dict, tuple, tuple]:
+    if spec.task != "regression":
+        return {"val_accuracy": history["val_accuracy"][-1] if history.get("val_accuracy") else math.nan}, (), ()
+    pred = np.asarray(model.predict(dataset.x_val, verbose=0), dtype=np.float64).reshape(-1)
+    target = np.asarray(dataset.y_val, dtype=np.float64).reshape(-1)
+    evaluation = {}
+    for name, metric in regression_metric_objects().items():
+        metric.update_state(target.reshape(-1, 1), pred.reshape(-1, 1))
+        evaluation[name] = float(metric.result())
+    return evaluation, tuple(pred.tolist()), tuple(target.tolist())
+
+
+def train_cached(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
+                 store: RecordStore | None, *, retrain: bool = False,
+                 on_trained: Callable[[RunRecord], None] | None = None) -> tuple[RunRecord, bool]:
+    """(record, from_cache): reuse a stored record with the same key, else train and store it."""
+    if store is not None and not retrain:
+        key = record_key(spec, dataset, _check_seed(seed), config)
+        cached = store.load(run_id(spec.name, dataset.name, seed, config.tier), key)
+        if cached is not None:
+            return cached, True
+    record = train(spec, dataset, seed, config)
+    if store is not None:
+        store.save(record)
+    if on_trained:
+        on_trained(record)
+    return record, False

@@ -1,0 +1,163 @@
+"""Registry of frozen variant specs; the only module that builds Keras layers."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+from .errors import ConfigError, invalid
+
+TASKS = {  # dataset -> (loss, output units, output activation)
+    "imdb": ("binary_crossentropy", 1, "sigmoid"),
+    "fashion_mnist": ("sparse_categorical_crossentropy", 10, "softmax"),
+    "boston": ("mse", 1, None),
+}
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """One model of one course experiment. `hidden` are the Dense widths before the output layer."""
+
+    name: str
+    dataset: str
+    hidden: tuple[int, ...]
+    optimizer: str = "adam"
+    learning_rate: float | None = None  # None: the optimizer's Keras default
+    batch_size: int = 32
+    regularizer: str | None = None  # "l1" or "l2" on every hidden kernel
+    reg_strength: float = 0.001
+    dropout: float = 0.0  # Dropout rate after every hidden layer
+    batchnorm: bool = False  # BatchNormalization between each hidden Dense and its relu
+    init_scale: float = 1.0  # multiplies the std of the Glorot-uniform kernel initialiser
+    flatten: bool = False
+    tags: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def loss(self) -> str:
+        return TASKS[self.dataset][0]
+
+    @property
+    def unregularised_metric(self) -> str:
+        """History key of the loss without L1/L2 penalty (Keras' `loss` includes it)."""
+        return self.loss
+
+    @property
+    def task(self) -> str:
+        return {"imdb": "binary", "fashion_mnist": "multiclass", "boston": "regression"}[self.dataset]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "VariantSpec":
+        d = dict(d)
+        d["hidden"], d["tags"] = tuple(d["hidden"]), tuple(d["tags"])
+        return cls(**d)
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+_IMDB = dict(dataset="imdb", batch_size=500)
+_FASHION = dict(dataset="fashion_mnist", flatten=True, batch_size=32)
+_SPECS = (
+    VariantSpec("basic", hidden=(256, 128), tags=("baseline",), description="Dense 256-128-1", **_IMDB),
+    VariantSpec("overfit", hidden=(1024, 512, 512, 512), tags=("overparameterised",),
+                description="Dense 1024-512-512-512-1, over-parameterised", **_IMDB),
+    VariantSpec("reg_base", hidden=(128, 128), tags=("baseline",), description="Dense 128-128-1", **_IMDB),
+    VariantSpec("l1", hidden=(128, 128), regularizer="l1", tags=("regularised",),
+                description="128-128-1 with L1 0.001 on hidden kernels", **_IMDB),
+    VariantSpec("l2", hidden=(128, 128), regularizer="l2", tags=("regularised",),
+                description="128-128-1 with L2 0.001 on hidden kernels", **_IMDB),
+    VariantSpec("dropout", hidden=(128, 128), dropout=0.3, tags=("regularised", "stochastic"),
+                description="128-128-1 with Dropout 0.3 after each hidden layer", **_IMDB),
+    VariantSpec("rmsprop", hidden=(100,), optimizer="rmsprop", tags=("baseline",),
+                description="model_fn: Flatten-Dense 100-Dense 10, RMSprop", **_FASHION),
+    VariantSpec("adam", hidden=(100,), optimizer="adam", tags=("baseline",),
+                description="model_fn: Flatten-Dense 100-Dense 10, Adam", **_FASHION),
+    VariantSpec("adam_dropout", hidden=(100,), optimizer="adam", dropout=0.3, tags=("regularised", "stochastic"),
+                description="model_fn with the extra Dropout 0.3 layer, Adam", **_FASHION),
+    VariantSpec("bn_basic", hidden=(128, 128), tags=("baseline",),
+                description="Flatten-Dense 128-Dense 128-Dense 10", **_FASHION),
+    VariantSpec("bn", hidden=(128, 128), batchnorm=True, tags=("batchnorm",),
+                description="bn_basic with BatchNormalization before each hidden relu", **_FASHION),
+    VariantSpec("tiny", dataset="boston", hidden=(2,), learning_rate=0.08, batch_size=32, tags=("regression",),
+                description="Dense 2-Dense 1, Adam lr 0.08, MinMax-scaled inputs"),
+)
+VARIANTS: Mapping[str, VariantSpec] = MappingProxyType({s.name: s for s in _SPECS})
+
+# Course experiments: variants compared on one plot.
+EXPERIMENTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "capacity": ("basic", "overfit"),
+    "regularisation": ("reg_base", "l1", "l2", "dropout"),
+    "optimizer": ("rmsprop", "adam", "adam_dropout"),
+    "batchnorm": ("bn_basic", "bn"),
+    "boston": ("tiny",),
+})
+
+
+def get_variant(name: str) -> VariantSpec:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise ConfigError(invalid("variant", name, f"one of {', '.join(VARIANTS)}")) from None
+
+
+def variants_for(dataset: str) -> tuple[VariantSpec, ...]:
+    return tuple(s for s in VARIANTS.values() if s.dataset == dataset)
+
+
+def build_model(spec: VariantSpec, input_shape: tuple[int, ...]):
+    """An uncompiled Keras model for `spec` (functional API with `keras.Input`: Keras 2 and 3)."""
+    from .compat import keras
+
+    layers = keras.layers
+    reg = {None: None, "l1": keras.regularizers.L1, "l2": keras.regularizers.L2}[spec.regularizer]
+    inputs = keras.Input(shape=input_shape)
+    h = layers.Flatten()(inputs) if spec.flatten else inputs
+    for units in spec.hidden:
+        h = layers.Dense(
+            units,
+            activation=None if spec.batchnorm else "relu",
+            kernel_initializer=keras.initializers.VarianceScaling(spec.init_scale**2, "fan_avg", "uniform"),
+            kernel_regularizer=reg(spec.reg_strength) if reg else None,
+        )(h)
+        if spec.batchnorm:
+            h = layers.Activation("relu")(layers.BatchNormalization()(h))
+        if spec.dropout:
+            h = layers.Dropout(spec.dropout)(h)
+    _, units, activation = TASKS[spec.dataset]
+    return keras.Model(inputs, layers.Dense(units, activation=activation)(h), name=spec.name)
+
+
+def build_optimizer(spec: VariantSpec):
+    from .compat import keras
+
+    config = {} if spec.learning_rate is None else {"learning_rate": spec.learning_rate}
+    return keras.optimizers.get({"class_name": spec.optimizer, "config": config})
+
+
+def build_metrics(spec: VariantSpec) -> list:
+    """Named metric objects, so history keys are the same on Keras 2 and 3."""
+    from .compat import keras
+
+    m = keras.metrics
+    unreg = spec.unregularised_metric
+    if spec.task == "binary":
+        return [m.BinaryAccuracy(name="accuracy"), m.BinaryCrossentropy(name=unreg)]
+    if spec.task == "multiclass":
+        return [m.SparseCategoricalAccuracy(name="accuracy"), m.SparseCategoricalCrossentropy(name=unreg)]
+    return [m.MeanSquaredError(name=unreg), m.MeanAbsoluteError(name="mae")]
+
+
+def regression_metric_objects():
+    """Keras metric objects that define the suite's RMSE, MAE and MAPE."""
+    from .compat import keras
+
+    m = keras.metrics
+    return {"rmse": m.RootMeanSquaredError(), "mae": m.MeanAbsoluteError(),
+            "mape": m.MeanAbsolutePercentageError()}

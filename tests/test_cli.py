@@ -1,0 +1,58 @@
+"""The `overfit-bench` command line: list, run end to end, and usage errors (exit 2, one line)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from overfit_core import VARIANTS
+from overfit_core.cli import main
+
+
+def test_list_shows_every_variant_and_dataset(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in VARIANTS) and "boston.csv" in out
+
+
+@pytest.mark.training
+def test_run_writes_records_plots_and_report_then_resumes(tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["run", "--datasets", "boston", "--tier", "smoke", "--seeds", "0-1", "--out", str(out)]
+    assert main(args) == 0
+    records = sorted((out / "records").glob("*.json"))
+    assert [p.name.split("--")[0] for p in records] == ["tiny-boston-seed0-smoke", "tiny-boston-seed1-smoke"]
+    assert json.loads(records[0].read_text())["data_source"] == "synthetic(seed=0)"
+    report = (out / "report.md").read_text()
+    assert "| tiny | 0 |" in report and "synthetic(seed=0)" in report and "rmse" in report
+    assert (out / "plots" / "boston.png").read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    assert main(args) == 0  # second run reuses both records
+    assert capsys.readouterr().err.count("cached") == 2
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["run", "--seeds", "3-1"], "seeds='3-1'"),
+    (["run", "--seeds", "abc"], "seeds='abc'"),
+    (["run", "--tier", "huge"], "tier='huge'"),
+    (["run", "--datasets", "mnist"], "dataset='mnist'"),
+    (["run", "--data", "real", "--data-dir", "/nonexistent/dir"], "data_dir='/nonexistent/dir'"),
+])
+def test_usage_errors_exit_2_with_one_line(tmp_path, capsys, argv, needle):
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err and "Traceback" not in err
+
+
+def test_out_path_that_is_a_file_is_a_usage_error(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("keep me")
+    assert main(["run", "--out", str(f)]) == 2
+    assert "is an existing file" in capsys.readouterr().err and f.read_text() == "keep me"
+
+
+def test_real_data_without_source_names_the_three_ways(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("OVERFIT_DATA_DIR", raising=False)
+    monkeypatch.delenv("OVERFIT_DOWNLOAD", raising=False)
+    assert main(["run", "--data", "real", "--out", str(tmp_path)]) == 2
+    assert "--data synthetic" in capsys.readouterr().err

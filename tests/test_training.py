@@ -1,0 +1,67 @@
+"""`train` on the smoke tier: what a record holds, seeding, and the cache."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from overfit_core import SMOKE, DataOptions, get_variant, load_dataset
+from overfit_core.errors import ConfigError
+from overfit_core.records import RecordStore
+from overfit_core.training import train, train_cached
+
+pytestmark = pytest.mark.training
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    opts = DataOptions(kind="synthetic")
+    return {name: load_dataset(name, opts) for name in ("imdb", "fashion_mnist", "boston")}
+
+
+def test_record_holds_history_kernels_versions_and_throughput(synthetic):
+    r = train(get_variant("l1"), synthetic["imdb"], 0, SMOKE)
+    assert r.status == "ok" and r.epochs_run == 2
+    assert {"loss", "val_loss", "binary_crossentropy", "val_binary_crossentropy", "accuracy"} <= set(r.history)
+    # Keras' loss includes the L1 penalty; the added metric does not.
+    assert r.history["loss"][-1] > r.history["binary_crossentropy"][-1]
+    assert [k.size for k in r.kernels] == [100 * 128, 128 * 128, 128]
+    assert all(k.l1 > 0 and 0 < k.l2 <= k.l1 and 0 <= k.near_zero_fraction <= 1 for k in r.kernels)
+    assert r.versions["tensorflow"] and r.versions["keras"] and r.data_source == "synthetic(seed=0)"
+    assert r.n_train == 1000 and r.samples_per_s > 0 and r.wall_time_s > 0 and len(r.cache_key) == 24
+
+
+def test_unregularised_metric_equals_loss_without_penalty(synthetic):
+    r = train(get_variant("reg_base"), synthetic["imdb"], 0, SMOKE)
+    np.testing.assert_allclose(r.history["val_loss"], r.history["val_binary_crossentropy"], rtol=1e-5)
+
+
+def test_same_seed_same_history_other_seed_differs(synthetic):
+    a, b, c = (train(get_variant("adam"), synthetic["fashion_mnist"], s, SMOKE) for s in (1, 1, 2))
+    np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-6)
+    assert a.history["loss"] != c.history["loss"]
+
+
+def test_regression_record_has_rmse_mae_mape_on_held_out_part(synthetic):
+    r = train(get_variant("tiny"), synthetic["boston"], 0, SMOKE)
+    assert set(r.evaluation) == {"rmse", "mae", "mape"} and len(r.predictions) == len(r.targets) == 102
+    err = np.subtract(r.predictions, r.targets)
+    assert r.evaluation["rmse"] == pytest.approx(math.sqrt(np.mean(err**2)), rel=1e-4)
+    assert r.n_train == int(404 * 0.8)  # validation_split 0.2 inside fit, as the course does
+
+
+def test_wrong_dataset_and_bad_seed_are_rejected(synthetic):
+    with pytest.raises(ConfigError, match="'imdb'"):
+        train(get_variant("basic"), synthetic["boston"], 0, SMOKE)
+    with pytest.raises(ConfigError, match="seed=-1"):
+        train(get_variant("tiny"), synthetic["boston"], -1, SMOKE)
+
+
+def test_train_cached_trains_once(synthetic, tmp_path):
+    store = RecordStore(tmp_path)
+    first, cached1 = train_cached(get_variant("tiny"), synthetic["boston"], 0, SMOKE, store)
+    second, cached2 = train_cached(get_variant("tiny"), synthetic["boston"], 0, SMOKE, store)
+    assert (cached1, cached2) == (False, True) and second == first
+    _, cached3 = train_cached(get_variant("tiny"), synthetic["boston"], 0, SMOKE, store, retrain=True)
+    assert cached3 is False
