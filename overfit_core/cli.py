@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -46,16 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", default="0", help="e.g. 0,1,2 or 0-2 (default %(default)s)")
     run.add_argument("--out", default="overfit-bench-out", help="output folder (default %(default)s)")
     run.add_argument("--retrain", action="store_true", help="ignore records already in OUT/records")
-    sub.add_parser("list", help="list variants, experiments and datasets")
+    run.add_argument("--deterministic", action="store_true", help="enable TF op determinism (slower)")
+    run.add_argument("--no-checks", action="store_true", help="train and report only; do not gate on the checks")
+    sub.add_parser("list", help="list variants, experiments, checks and datasets")
     return p
 
 
 def cmd_run(args) -> int:
+    from .checks import evaluate_all
     from .records import RecordStore
-    from .report import write_report
+    from .report import checks_markdown, checks_table, write_report
     from .runner import load_datasets, plan, run_jobs
 
     datasets, seeds, config = _datasets(args.datasets), parse_seeds(args.seeds), get_config(args.tier)
+    if args.deterministic:
+        config = dataclasses.replace(config, deterministic=True)
     out = _out_dir(args.out)
     options = DataOptions.from_env(kind=args.data, data_dir=args.data_dir, download=args.download)
     loaded = load_datasets(datasets, options)
@@ -63,9 +69,12 @@ def cmd_run(args) -> int:
         print(f"{d.name}: {d.source} (sha256 {d.sha256[:12]}…), train {d.x_train.shape}, val {d.x_val.shape}",
               file=sys.stderr)
     records = run_jobs(plan(datasets, seeds), loaded, config, RecordStore(out / "records"), retrain=args.retrain)
-    report = write_report(records, out)
+    results = [] if args.no_checks else evaluate_all(records)
+    report = write_report(records, out, checks_section=checks_markdown(results))
+    for line in checks_table(results):
+        print(line)
     print(f"wrote {len(records)} records to {out / 'records'}, report {report}")
-    return 0
+    return 1 if any(not r.passed for r in results) else 0
 
 
 def cmd_list(args) -> int:
@@ -75,6 +84,12 @@ def cmd_list(args) -> int:
     print("experiments:")
     for name, variants in EXPERIMENTS.items():
         print(f"  {name:<13} {', '.join(variants)}")
+    from .checks import CHECKS, bindings
+
+    print("checks:")
+    for name in CHECKS:
+        applied = ", ".join(b.label for b in bindings(VARIANTS, [name]))
+        print(f"  {name:<29} {applied}")
     print("datasets:")
     for name in DATASETS:
         print(f"  {name:<13} files: {', '.join(FILES[name])}")

@@ -118,3 +118,29 @@ def write_report(records: Sequence[RunRecord], out: Path, *, checks_section: str
             plots[experiment] = str(path.relative_to(out))
     return atomic_write_text(out / "report.md", render_markdown(records, plots=plots, checks_section=checks_section))
 
+
+
+def checks_table(results) -> list[str]:
+    """One line per check: how many seeds passed, with the numbers of every failure."""
+    from .checks import summarise
+
+    lines = []
+    for name, passed, failed, skipped in summarise(results):
+        total = passed + failed + skipped
+        lines.append(f"{'PASS' if passed == total else 'FAIL'} {name}: {passed}/{total} passed"
+                     + (f", {skipped} not judged (diverged)" if skipped else ""))
+        lines += [f"    {r}" for r in results if r.check == name and not r.passed]
+    return lines
+
+
+def checks_markdown(results) -> str:
+    if not results:
+        return ""
+    from .checks import summarise
+
+    lines = ["## Checks", "", "| check | passed | failed | not judged |", "|---|---|---|---|"]
+    lines += [f"| {n} | {p} | {f} | {s} |" for n, p, f, s in summarise(results)]
+    failures = [r for r in results if not r.passed]
+    if failures:
+        lines += ["", "Failures:", ""] + [f"- {r}" for r in failures]
+    return "\n".join(lines)

@@ -19,8 +19,9 @@ class Job:
 
 
 def plan(datasets: Iterable[str], seeds: Sequence[int]) -> tuple[Job, ...]:
-    return tuple(Job(spec, seed) for name in datasets for spec in variants_for(check_dataset_name(name))
-                 for seed in seeds)
+    """Seed by seed, so that an interrupted run leaves whole seeds behind."""
+    specs = [spec for name in datasets for spec in variants_for(check_dataset_name(name))]
+    return tuple(Job(spec, seed) for seed in seeds for spec in specs)
 
 
 def run_jobs(jobs: Sequence[Job], datasets: dict[str, Dataset], config: TrainConfig, store: RecordStore | None,
@@ -43,3 +44,27 @@ def run_jobs(jobs: Sequence[Job], datasets: dict[str, Dataset], config: TrainCon
 
 def load_datasets(names: Iterable[str], options: DataOptions) -> dict[str, Dataset]:
     return {name: load_dataset(name, options) for name in names}
+
+
+class RecordProvider:
+    """Trains each (variant, data kind, seed) at most once per process and once per cache key on disk."""
+
+    def __init__(self, config: TrainConfig, options: dict[str, DataOptions], store: RecordStore | None,
+                 *, retrain: bool = False):
+        self.config, self.options, self.store, self.retrain = config, options, store, retrain
+        self._datasets: dict[tuple[str, str], Dataset] = {}
+        self._records: dict[tuple[str, str, int], RunRecord] = {}
+
+    def dataset(self, kind: str, name: str) -> Dataset:
+        if (kind, name) not in self._datasets:
+            self._datasets[kind, name] = load_dataset(name, self.options[kind])
+        return self._datasets[kind, name]
+
+    def record(self, spec: VariantSpec, kind: str, seed: int) -> RunRecord:
+        from .training import train_cached
+
+        key = (spec.name, kind, seed)
+        if key not in self._records:
+            self._records[key], _ = train_cached(spec, self.dataset(kind, spec.dataset), seed, self.config,
+                                                 self.store, retrain=self.retrain)
+        return self._records[key]

@@ -51,6 +51,8 @@ def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
     epochs = config.epochs_for(spec)
     n = config.max_samples_for(spec)
     x, y = dataset.x_train[:n], dataset.y_train[:n]
+    if spec.shuffle_labels:
+        y = np.random.default_rng(seed).permutation(y)
     split = config.validation_split_for(spec)
     fit_kwargs = {"validation_split": split} if split else {"validation_data": (dataset.x_val, dataset.y_val)}
 
@@ -59,10 +61,15 @@ def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
     keras.utils.set_random_seed(seed)  # python, numpy and TF
     try:
         model = build_model(spec, dataset.input_shape)
-        model.compile(optimizer=build_optimizer(spec), loss=spec.loss, metrics=build_metrics(spec))
+        model.compile(optimizer=build_optimizer(spec), loss=spec.loss, metrics=build_metrics(spec),
+                      **config.compile_kwargs())
+        callbacks = [keras.callbacks.TerminateOnNaN(), *(callbacks or [])]
+        if spec.early_stopping_patience is not None:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=spec.early_stopping_patience, restore_best_weights=True))
         start = time.perf_counter()
         hist = model.fit(x, y, batch_size=spec.batch_size, epochs=epochs, verbose=0, shuffle=True,
-                         callbacks=[keras.callbacks.TerminateOnNaN(), *(callbacks or [])], **fit_kwargs)
+                         callbacks=callbacks, **fit_kwargs)
         wall = time.perf_counter() - start
         history = history_dict(hist)
         epochs_run = len(history.get("loss", ()))
@@ -83,7 +90,12 @@ def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
 
 def _evaluate(spec: VariantSpec, model, dataset: Dataset, history) -> tuple[dict, tuple, tuple]:
     if spec.task != "regression":
-        return {"val_accuracy": history["val_accuracy"][-1] if history.get("val_accuracy") else math.nan}, (), ()
+        evaluation = {"val_accuracy": history["val_accuracy"][-1] if history.get("val_accuracy") else math.nan}
+        if spec.early_stopping_patience is not None:  # the restored (best) weights, evaluated afresh
+            scores = model.evaluate(dataset.x_val, dataset.y_val, batch_size=spec.batch_size, verbose=0,
+                                    return_dict=True)
+            evaluation["restored_val_loss"] = float(scores["loss"])
+        return evaluation, (), ()
     pred = np.asarray(model.predict(dataset.x_val, verbose=0), dtype=np.float64).reshape(-1)
     target = np.asarray(dataset.y_val, dtype=np.float64).reshape(-1)
     evaluation = {}

@@ -33,6 +33,9 @@ class VariantSpec:
     batchnorm: bool = False  # BatchNormalization between each hidden Dense and its relu
     init_scale: float = 1.0  # multiplies the std of the Glorot-uniform kernel initialiser
     flatten: bool = False
+    shuffle_labels: bool = False  # train on a seeded permutation of the training labels
+    early_stopping_patience: int | None = None  # EarlyStopping(restore_best_weights=True) on val_loss
+    baseline: str | None = None  # the variant this one is compared against
     tags: tuple[str, ...] = ()
     description: str = ""
 
@@ -62,31 +65,46 @@ class VariantSpec:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
+LR_TOO_HIGH = 5.0
 _IMDB = dict(dataset="imdb", batch_size=500)
 _FASHION = dict(dataset="fashion_mnist", flatten=True, batch_size=32)
 _SPECS = (
     VariantSpec("basic", hidden=(256, 128), tags=("baseline",), description="Dense 256-128-1", **_IMDB),
-    VariantSpec("overfit", hidden=(1024, 512, 512, 512), tags=("overparameterised",),
+    VariantSpec("overfit", hidden=(1024, 512, 512, 512), baseline="basic", tags=("overparameterised",),
                 description="Dense 1024-512-512-512-1, over-parameterised", **_IMDB),
     VariantSpec("reg_base", hidden=(128, 128), tags=("baseline",), description="Dense 128-128-1", **_IMDB),
-    VariantSpec("l1", hidden=(128, 128), regularizer="l1", tags=("regularised",),
+    VariantSpec("l1", hidden=(128, 128), regularizer="l1", baseline="reg_base", tags=("regularised",),
                 description="128-128-1 with L1 0.001 on hidden kernels", **_IMDB),
-    VariantSpec("l2", hidden=(128, 128), regularizer="l2", tags=("regularised",),
+    VariantSpec("l2", hidden=(128, 128), regularizer="l2", baseline="reg_base", tags=("regularised",),
                 description="128-128-1 with L2 0.001 on hidden kernels", **_IMDB),
-    VariantSpec("dropout", hidden=(128, 128), dropout=0.3, tags=("regularised", "stochastic"),
+    VariantSpec("dropout", hidden=(128, 128), dropout=0.3, baseline="reg_base", tags=("regularised", "stochastic"),
                 description="128-128-1 with Dropout 0.3 after each hidden layer", **_IMDB),
+    VariantSpec("overfit_random_labels", hidden=(1024, 512, 512, 512), shuffle_labels=True,
+                tags=("overparameterised", "random_labels"),
+                description="overfit on shuffled training labels (Zhang et al., 2017)", **_IMDB),
+    VariantSpec("overfit_early_stop", hidden=(1024, 512, 512, 512), early_stopping_patience=5,
+                tags=("overparameterised", "early_stopping"),
+                description="overfit with EarlyStopping(patience=5, restore_best_weights=True)", **_IMDB),
     VariantSpec("rmsprop", hidden=(100,), optimizer="rmsprop", tags=("baseline",),
                 description="model_fn: Flatten-Dense 100-Dense 10, RMSprop", **_FASHION),
     VariantSpec("adam", hidden=(100,), optimizer="adam", tags=("baseline",),
                 description="model_fn: Flatten-Dense 100-Dense 10, Adam", **_FASHION),
-    VariantSpec("adam_dropout", hidden=(100,), optimizer="adam", dropout=0.3, tags=("regularised", "stochastic"),
-                description="model_fn with the extra Dropout 0.3 layer, Adam", **_FASHION),
+    VariantSpec("adam_dropout", hidden=(100,), optimizer="adam", dropout=0.3, baseline="adam",
+                tags=("regularised", "stochastic"), description="model_fn with the extra Dropout 0.3 layer, Adam",
+                **_FASHION),
     VariantSpec("bn_basic", hidden=(128, 128), tags=("baseline",),
                 description="Flatten-Dense 128-Dense 128-Dense 10", **_FASHION),
-    VariantSpec("bn", hidden=(128, 128), batchnorm=True, tags=("batchnorm",),
+    VariantSpec("bn", hidden=(128, 128), batchnorm=True, baseline="bn_basic", tags=("batchnorm",),
                 description="bn_basic with BatchNormalization before each hidden relu", **_FASHION),
+    VariantSpec("bn_basic_init10", hidden=(128, 128), init_scale=10.0, tags=("init_scale",),
+                description="bn_basic with initial kernel std x10", **_FASHION),
+    VariantSpec("bn_init10", hidden=(128, 128), batchnorm=True, init_scale=10.0, baseline="bn_basic_init10",
+                tags=("batchnorm", "init_scale"), description="bn with initial kernel std x10", **_FASHION),
     VariantSpec("tiny", dataset="boston", hidden=(2,), learning_rate=0.08, batch_size=32, tags=("regression",),
                 description="Dense 2-Dense 1, Adam lr 0.08, MinMax-scaled inputs"),
+    VariantSpec("tiny_lr_high", dataset="boston", hidden=(2,), learning_rate=LR_TOO_HIGH, batch_size=32,
+                baseline="tiny", tags=("regression", "lr_too_high"),
+                description=f"tiny with a far too high learning rate ({LR_TOO_HIGH})"),
 )
 VARIANTS: Mapping[str, VariantSpec] = MappingProxyType({s.name: s for s in _SPECS})
 
@@ -94,9 +112,12 @@ VARIANTS: Mapping[str, VariantSpec] = MappingProxyType({s.name: s for s in _SPEC
 EXPERIMENTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "capacity": ("basic", "overfit"),
     "regularisation": ("reg_base", "l1", "l2", "dropout"),
+    "random_labels": ("overfit_random_labels",),
+    "early_stopping": ("overfit_early_stop",),
     "optimizer": ("rmsprop", "adam", "adam_dropout"),
     "batchnorm": ("bn_basic", "bn"),
-    "boston": ("tiny",),
+    "init_scale": ("bn_basic_init10", "bn_init10"),
+    "boston": ("tiny", "tiny_lr_high"),
 })
 
 

@@ -18,17 +18,34 @@ def test_list_shows_every_variant_and_dataset(capsys):
 @pytest.mark.training
 def test_run_writes_records_plots_and_report_then_resumes(tmp_path, capsys):
     out = tmp_path / "out"
-    args = ["run", "--datasets", "boston", "--tier", "smoke", "--seeds", "0-1", "--out", str(out)]
+    args = ["run", "--datasets", "boston", "--tier", "smoke", "--seeds", "0-1", "--out", str(out), "--no-checks"]
     assert main(args) == 0
     records = sorted((out / "records").glob("*.json"))
-    assert [p.name.split("--")[0] for p in records] == ["tiny-boston-seed0-smoke", "tiny-boston-seed1-smoke"]
+    assert [p.name.split("--")[0] for p in records] == [
+        "tiny-boston-seed0-smoke", "tiny-boston-seed1-smoke", "tiny_lr_high-boston-seed0-smoke",
+        "tiny_lr_high-boston-seed1-smoke"]
     assert json.loads(records[0].read_text())["data_source"] == "synthetic(seed=0)"
     report = (out / "report.md").read_text()
     assert "| tiny | 0 |" in report and "synthetic(seed=0)" in report and "rmse" in report
     assert (out / "plots" / "boston.png").read_bytes()[:4] == b"\x89PNG"
     capsys.readouterr()
     assert main(args) == 0  # second run reuses both records
-    assert capsys.readouterr().err.count("cached") == 2
+    assert capsys.readouterr().err.count("cached") == 4
+
+
+@pytest.mark.training
+@pytest.mark.parametrize("passed,code", [(True, 0), (False, 1)])
+def test_run_gates_on_the_checks(tmp_path, capsys, monkeypatch, passed, code):
+    from overfit_core import checks
+
+    def fake(records, names=None):
+        return [checks.CheckResult("learns", passed, {"x": 1.0}, "x > 0", "made up for the test", ())]
+
+    monkeypatch.setattr(checks, "evaluate_all", fake)
+    assert main(["run", "--datasets", "boston", "--tier", "smoke", "--out", str(tmp_path)]) == code
+    out = capsys.readouterr().out
+    assert ("PASS learns: 1/1 passed" if passed else "FAIL learns: 0/1 passed") in out
+    assert "| learns |" in (tmp_path / "report.md").read_text()
 
 
 @pytest.mark.parametrize("argv,needle", [

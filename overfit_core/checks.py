@@ -1,0 +1,386 @@
+"""Property checks of training dynamics, as plain functions over run records (no pytest needed).
+
+Each check takes the records of one seed, keyed by role (e.g. ``run`` and ``baseline``), and
+returns a `CheckResult` with the measured numbers, the threshold and a message naming variant,
+dataset and seed. Which variants a check applies to is decided from the specs (tags, fields,
+`baseline`), never from names, so third-party variants get the same checks. Thresholds are data
+in `THRESHOLDS`; each was kept only at a value that passed on every one of 20 seeds (docs/properties.md).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .errors import ConfigError, invalid
+from .records import RunRecord
+from .variants import VariantSpec
+
+TAIL = 3  # "final" values are the mean of the last TAIL epochs: one epoch can sit in a trough
+
+THRESHOLDS: Mapping[str, float] = MappingProxyType({
+    "diverge_min_epoch_fraction": 0.34,  # the validation minimum lies in the first third of training
+    "diverge_rise_ratio": 1.5,  # final validation loss >= 1.5 x its minimum
+    "random_labels_train_accuracy": 0.95,
+    "random_labels_val_accuracy_margin": 0.08,  # |val accuracy - 0.5| <= this
+    "restored_loss_rtol": 1e-4,
+    "lr_rises_ratio": 1.0,  # too-high lr: more epoch-to-epoch rises than the sane lr (strictly)
+    "sane_lr_early_drop_share": 0.5,  # the first fifth of epochs gives >= half the total drop
+    "learns_drop_ratio": 0.9,  # final training loss <= 0.9 x first-epoch training loss
+    "regression_rtol": 1e-4,
+})
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one check on one seed. `measured` and `threshold` hold the numbers compared."""
+
+    check: str
+    passed: bool
+    measured: Mapping[str, float]
+    threshold: str
+    message: str
+    runs: tuple[str, ...] = ()
+    skipped: bool = False  # a run diverged: the property cannot be judged
+
+    def __str__(self) -> str:
+        state = "SKIP" if self.skipped else ("PASS" if self.passed else "FAIL")
+        return f"{state} {self.check}: {self.message}"
+
+
+def tail(curve: Sequence[float], k: int = TAIL) -> float:
+    return float(np.mean(curve[-k:]))
+
+
+def _key(r: RunRecord) -> str:
+    return r.spec.unregularised_metric
+
+
+def gap(r: RunRecord) -> float:
+    """Final (validation - training) gap of the un-regularised loss."""
+    return tail(r.curve(f"val_{_key(r)}")) - tail(r.curve(_key(r)))
+
+
+def rise(r: RunRecord) -> float:
+    """Final validation loss minus its minimum."""
+    val = r.curve(f"val_{_key(r)}")
+    return tail(val) - min(val)
+
+
+def hidden_kernels(r: RunRecord):
+    """Kernel stats of the hidden layers (the output layer is never penalised)."""
+    return r.kernels[:-1]
+
+
+def _name(r: RunRecord) -> str:
+    return f"{r.variant} on {r.dataset} ({r.data_source.split(':')[0]}), seed {r.seed}"
+
+
+def _result(check: str, passed: bool, measured: Mapping[str, float], threshold: str, runs: Iterable[RunRecord],
+            detail: str) -> CheckResult:
+    runs = tuple(runs)
+    who = "; ".join(_name(r) for r in runs)
+    nums = ", ".join(f"{k}={v:.4g}" for k, v in measured.items())
+    verdict = "holds" if passed else "does not hold"
+    return CheckResult(check, bool(passed), MappingProxyType(dict(measured)), threshold,
+                       f"{detail} {verdict} for {who}: {nums} (threshold: {threshold})",
+                       tuple(r.run_id for r in runs))
+
+
+# --- the checks -------------------------------------------------------------------------------
+
+def check_val_loss_diverges(run: RunRecord) -> CheckResult:
+    val, train = run.curve(f"val_{_key(run)}"), run.curve(_key(run))
+    best = int(np.argmin(val))
+    t = THRESHOLDS
+    m = {"min_val_loss": min(val), "min_epoch": best + 1, "epochs": len(val), "final_val_loss": tail(val),
+         "train_loss_at_min": train[best], "final_train_loss": tail(train)}
+    ok = (best + 1 <= t["diverge_min_epoch_fraction"] * len(val)
+          and m["final_val_loss"] >= t["diverge_rise_ratio"] * m["min_val_loss"]
+          and m["final_train_loss"] < m["train_loss_at_min"])
+    thr = (f"min_epoch <= {t['diverge_min_epoch_fraction']} x epochs, final_val_loss >= "
+           f"{t['diverge_rise_ratio']} x min_val_loss, final_train_loss < train_loss_at_min")
+    return _result("val_loss_diverges", ok, m, thr, [run], "validation loss rises after an early minimum")
+
+
+def check_bigger_overfits_more(run: RunRecord, baseline: RunRecord) -> CheckResult:
+    m = {"rise": rise(run), "baseline_rise": rise(baseline), "gap": gap(run), "baseline_gap": gap(baseline)}
+    ok = m["rise"] > m["baseline_rise"] and m["gap"] > m["baseline_gap"]
+    return _result("bigger_overfits_more", ok, m, "rise > baseline_rise and gap > baseline_gap", [run, baseline],
+                   "the bigger model overfits more")
+
+
+def check_dropout_narrows_gap(run: RunRecord, baseline: RunRecord) -> CheckResult:
+    m = {"gap": gap(run), "baseline_gap": gap(baseline)}
+    return _result("dropout_narrows_gap", m["gap"] < m["baseline_gap"], m, "gap < baseline_gap", [run, baseline],
+                   "dropout narrows the train/validation gap")
+
+
+def check_regularisation_narrows_gap(run: RunRecord, baseline: RunRecord) -> CheckResult:
+    m = {"gap": gap(run), "baseline_gap": gap(baseline)}
+    return _result("regularisation_narrows_gap", m["gap"] < m["baseline_gap"], m,
+                   "gap < baseline_gap (un-regularised loss)", [run, baseline],
+                   "the weight penalty narrows the train/validation gap")
+
+
+def _norm_check(name: str, norm: str, run: RunRecord, baseline: RunRecord) -> CheckResult:
+    m = {norm: sum(getattr(k, norm) for k in hidden_kernels(run)),
+         f"baseline_{norm}": sum(getattr(k, norm) for k in hidden_kernels(baseline))}
+    return _result(name, m[norm] < m[f"baseline_{norm}"], m, f"{norm} < baseline_{norm} (hidden kernels)",
+                   [run, baseline], f"the {norm.upper()} penalty shrinks the weights")
+
+
+def check_l1_shrinks_weights(run: RunRecord, baseline: RunRecord) -> CheckResult:
+    return _norm_check("l1_shrinks_weights", "l1", run, baseline)
+
+
+def check_l2_shrinks_weights(run: RunRecord, baseline: RunRecord) -> CheckResult:
+    return _norm_check("l2_shrinks_weights", "l2", run, baseline)
+
+
+def check_l1_sparser_than_l2(l1: RunRecord, l2: RunRecord) -> CheckResult:
+    def frac(r):
+        ks = hidden_kernels(r)
+        return sum(k.near_zero_fraction * k.size for k in ks) / sum(k.size for k in ks)
+
+    m = {"l1_near_zero": frac(l1), "l2_near_zero": frac(l2)}
+    return _result("l1_sparser_than_l2", m["l1_near_zero"] > m["l2_near_zero"], m,
+                   "share of |w| < 1e-3: L1 > L2", [l1, l2], "L1 gives sparser weights than L2")
+
+
+def check_batchnorm_speeds_convergence(run: RunRecord, baseline: RunRecord) -> CheckResult:
+    m = {"train_loss": tail(run.curve(_key(run))), "baseline_train_loss": tail(baseline.curve(_key(baseline)))}
+    return _result("batchnorm_speeds_convergence", m["train_loss"] < m["baseline_train_loss"], m,
+                   "train_loss < baseline_train_loss after the same epochs", [run, baseline],
+                   "BatchNormalization reaches a lower training loss")
+
+
+def check_batchnorm_tames_init_scale(bn: RunRecord, bn_scaled: RunRecord, plain: RunRecord,
+                                     plain_scaled: RunRecord) -> CheckResult:
+    def shift(a, b):  # how far a x10 initial weight scale moves the final validation loss
+        return abs(tail(b.curve(f"val_{_key(b)}")) - tail(a.curve(f"val_{_key(a)}")))
+
+    m = {"bn_shift": shift(bn, bn_scaled), "plain_shift": shift(plain, plain_scaled)}
+    return _result("batchnorm_tames_init_scale", m["bn_shift"] < m["plain_shift"], m,
+                   "|val loss(init x10) - val loss(init x1)|: BN < no BN", [bn, bn_scaled, plain, plain_scaled],
+                   "BatchNormalization makes training less sensitive to the initial weight scale")
+
+
+def check_lr_too_high_is_jittery(run: RunRecord, baseline: RunRecord) -> CheckResult:
+    def rises(r):
+        return int(np.sum(np.diff(r.curve("val_loss")) > 0))
+
+    sane = np.asarray(baseline.curve("val_loss"))
+    fifth = max(1, len(sane) // 5)
+    total_drop = sane[0] - sane.min()
+    t = THRESHOLDS
+    m = {"rises": rises(run), "baseline_rises": rises(baseline),
+         "sane_early_drop_share": float((sane[0] - sane[fifth]) / total_drop) if total_drop > 0 else 0.0}
+    ok = m["rises"] > t["lr_rises_ratio"] * m["baseline_rises"] and m["sane_early_drop_share"] >= t[
+        "sane_lr_early_drop_share"]
+    thr = (f"rises > {t['lr_rises_ratio']} x baseline_rises, sane curve drops >= "
+           f"{t['sane_lr_early_drop_share']} of its total in the first fifth of epochs")
+    return _result("lr_too_high_is_jittery", ok, m, thr, [run, baseline],
+                   "a far too high learning rate gives a jittery validation curve")
+
+
+def check_memorises_random_labels(run: RunRecord) -> CheckResult:
+    t = THRESHOLDS
+    m = {"train_accuracy": max(run.curve("accuracy")), "val_accuracy": tail(run.curve("val_accuracy"))}
+    ok = (m["train_accuracy"] >= t["random_labels_train_accuracy"]
+          and abs(m["val_accuracy"] - 0.5) <= t["random_labels_val_accuracy_margin"])
+    return _result("memorises_random_labels", ok, m,
+                   f"train_accuracy >= {t['random_labels_train_accuracy']}, |val_accuracy - 0.5| <= "
+                   f"{t['random_labels_val_accuracy_margin']}", [run],
+                   "the over-parameterised model memorises shuffled labels")
+
+
+def check_early_stopping_matches_min(run: RunRecord) -> CheckResult:
+    val = run.curve("val_loss")
+    best = int(np.argmin(val))
+    patience = run.spec.early_stopping_patience
+    max_epochs = run.config.epochs_for(run.spec)
+    restored = run.evaluation.get("restored_val_loss", math.nan)
+    m = {"min_epoch": best + 1, "stopped_epoch": len(val), "patience": patience, "min_val_loss": val[best],
+         "restored_val_loss": restored}
+    stopped_right = len(val) == best + 1 + patience or (len(val) == max_epochs and len(val) - best - 1 < patience)
+    ok = stopped_right and math.isclose(restored, val[best], rel_tol=THRESHOLDS["restored_loss_rtol"])
+    return _result("early_stopping_matches_min", ok, m,
+                   f"stopped_epoch == min_epoch + patience, restored_val_loss == min_val_loss "
+                   f"(rtol {THRESHOLDS['restored_loss_rtol']})", [run],
+                   "EarlyStopping stops `patience` epochs after the minimum and restores it")
+
+
+def regression_reference(predictions: Sequence[float], targets: Sequence[float]) -> dict[str, float]:
+    """numpy RMSE, MAE and MAPE (in percent, as Keras reports it)."""
+    p, y = np.asarray(predictions, np.float64), np.asarray(targets, np.float64)
+    err = p - y
+    return {"rmse": float(np.sqrt(np.mean(err**2))), "mae": float(np.mean(np.abs(err))),
+            "mape": float(100 * np.mean(np.abs(err) / np.maximum(np.abs(y), 1e-7)))}
+
+
+def check_regression_metrics(run: RunRecord) -> CheckResult:
+    ref = regression_reference(run.predictions, run.targets)
+    m = {**{k: run.evaluation[k] for k in ref}, **{f"numpy_{k}": v for k, v in ref.items()}}
+    rtol = THRESHOLDS["regression_rtol"]
+    ok = bool(ref) and all(math.isclose(run.evaluation[k], v, rel_tol=rtol) for k, v in ref.items())
+    return _result("regression_metrics", ok, m, f"suite == numpy within rtol {rtol}", [run],
+                   "RMSE, MAE and MAPE agree with numpy")
+
+
+def check_learns(run: RunRecord) -> CheckResult:
+    train = run.curve(_key(run))
+    m = {"first_train_loss": train[0], "final_train_loss": tail(train)}
+    ratio = THRESHOLDS["learns_drop_ratio"]
+    return _result("learns", m["final_train_loss"] <= ratio * m["first_train_loss"], m,
+                   f"final_train_loss <= {ratio} x first_train_loss", [run], "training reduces the training loss")
+
+
+def check_optimizers_both_learn(rmsprop: RunRecord, adam: RunRecord) -> CheckResult:
+    """RMSprop vs Adam: measured over 20 seeds, neither wins consistently; both must learn and beat chance."""
+    m = {"rmsprop_val_accuracy": tail(rmsprop.curve("val_accuracy")), "adam_val_accuracy": tail(adam.curve("val_accuracy"))}
+    ok = min(m.values()) > 0.5
+    return _result("optimizers_both_learn", ok, m, "val accuracy > 0.5 for both (chance is 0.1)", [rmsprop, adam],
+                   "RMSprop and Adam both train model_fn well past chance")
+
+
+# --- registry and applicability ---------------------------------------------------------------
+
+Binder = Callable[[Mapping[str, VariantSpec]], list[dict[str, str]]]
+
+
+def _each(pred: Callable[[VariantSpec], bool]) -> Binder:
+    return lambda specs: [{"run": s.name} for s in specs.values() if pred(s)]
+
+
+def _vs_baseline(pred: Callable[[VariantSpec], bool]) -> Binder:
+    return lambda specs: [{"run": s.name, "baseline": s.baseline} for s in specs.values()
+                          if pred(s) and s.baseline in specs]
+
+
+def _find(specs, pred) -> str | None:
+    return next((s.name for s in specs.values() if pred(s)), None)
+
+
+def _pair(**preds: Callable[[VariantSpec], bool]) -> Binder:
+    """One binding per dataset where every role finds a variant."""
+    def bind(specs):
+        out = []
+        for ds in dict.fromkeys(s.dataset for s in specs.values()):
+            names = {role: _find(specs, lambda s, p=p: s.dataset == ds and p(s)) for role, p in preds.items()}
+            if all(names.values()):
+                out.append(names)
+        return out
+    return bind
+
+
+def _plain(s: VariantSpec) -> bool:
+    return not (s.shuffle_labels or s.early_stopping_patience is not None)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    fn: Callable[..., CheckResult]
+    bind: Binder = field(repr=False)
+
+    @property
+    def description(self) -> str:
+        return (self.fn.__doc__ or "").strip() or self.fn.__name__
+
+
+CHECKS: Mapping[str, Check] = MappingProxyType({c.name: c for c in (
+    Check("val_loss_diverges", check_val_loss_diverges,
+          _each(lambda s: "overparameterised" in s.tags and _plain(s))),
+    Check("bigger_overfits_more", check_bigger_overfits_more,
+          _vs_baseline(lambda s: "overparameterised" in s.tags and _plain(s))),
+    Check("dropout_narrows_gap", check_dropout_narrows_gap, _vs_baseline(lambda s: s.dropout > 0)),
+    Check("l1_shrinks_weights", check_l1_shrinks_weights, _vs_baseline(lambda s: s.regularizer == "l1")),
+    Check("l2_shrinks_weights", check_l2_shrinks_weights, _vs_baseline(lambda s: s.regularizer == "l2")),
+    Check("regularisation_narrows_gap", check_regularisation_narrows_gap,
+          _vs_baseline(lambda s: s.regularizer is not None)),
+    Check("l1_sparser_than_l2", check_l1_sparser_than_l2,
+          _pair(l1=lambda s: s.regularizer == "l1", l2=lambda s: s.regularizer == "l2")),
+    Check("batchnorm_speeds_convergence", check_batchnorm_speeds_convergence,
+          _vs_baseline(lambda s: s.batchnorm and s.init_scale == 1.0)),
+    Check("batchnorm_tames_init_scale", check_batchnorm_tames_init_scale,
+          _pair(bn=lambda s: s.batchnorm and s.init_scale == 1.0, bn_scaled=lambda s: s.batchnorm and s.init_scale > 1,
+                plain=lambda s: "baseline" in s.tags and s.hidden == (128, 128) and s.flatten,
+                plain_scaled=lambda s: not s.batchnorm and s.init_scale > 1)),
+    Check("optimizers_both_learn", check_optimizers_both_learn,
+          _pair(rmsprop=lambda s: s.optimizer == "rmsprop" and not s.dropout,
+                adam=lambda s: s.optimizer == "adam" and s.hidden == (100,) and not s.dropout)),
+    Check("lr_too_high_is_jittery", check_lr_too_high_is_jittery, _vs_baseline(lambda s: "lr_too_high" in s.tags)),
+    Check("memorises_random_labels", check_memorises_random_labels, _each(lambda s: s.shuffle_labels)),
+    Check("early_stopping_matches_min", check_early_stopping_matches_min,
+          _each(lambda s: s.early_stopping_patience is not None)),
+    Check("regression_metrics", check_regression_metrics, _each(lambda s: s.task == "regression")),
+    Check("learns", check_learns, _each(lambda s: not s.shuffle_labels and "lr_too_high" not in s.tags)),
+)})
+
+
+def get_check(name: str) -> Check:
+    try:
+        return CHECKS[name]
+    except KeyError:
+        raise ConfigError(invalid("check", name, f"one of {', '.join(CHECKS)}")) from None
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One application of a check: role -> variant name."""
+
+    check: Check
+    roles: Mapping[str, str]
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return tuple(self.roles.values())
+
+    @property
+    def label(self) -> str:
+        return "-".join(dict.fromkeys(self.roles.values()))
+
+
+def bindings(specs: Mapping[str, VariantSpec], checks: Iterable[str] | None = None) -> list[Binding]:
+    """Every (check, variants) pair that applies to `specs`."""
+    chosen = [get_check(n) for n in checks] if checks is not None else list(CHECKS.values())
+    return [Binding(c, MappingProxyType(roles)) for c in chosen for roles in c.bind(specs)]
+
+
+def evaluate(binding: Binding, records: Mapping[str, RunRecord]) -> CheckResult:
+    """Run one bound check on the records (keyed by variant name) of one seed."""
+    runs = {role: records[name] for role, name in binding.roles.items()}
+    diverged = [r for r in runs.values() if r.status != "ok"]
+    if diverged:
+        who = ", ".join(f"{r.run_id} ({r.status})" for r in diverged)
+        return CheckResult(binding.check.name, False, MappingProxyType({}), "-",
+                           f"cannot judge {binding.check.name}: training diverged in {who}",
+                           tuple(r.run_id for r in runs.values()), skipped=True)
+    return binding.check.fn(**runs)
+
+
+def evaluate_all(records: Sequence[RunRecord], checks: Iterable[str] | None = None) -> list[CheckResult]:
+    """Every applicable check on every seed present in `records` (grouped by seed and data source)."""
+    groups: dict[tuple, dict[str, RunRecord]] = {}
+    for r in records:
+        groups.setdefault((r.data_source.split(":")[0], r.seed), {})[r.variant] = r
+    results = []
+    for _, by_variant in sorted(groups.items()):
+        specs = {name: r.spec for name, r in by_variant.items()}
+        results += [evaluate(b, by_variant) for b in bindings(specs, checks)]
+    return results
+
+
+def summarise(results: Sequence[CheckResult]) -> list[tuple[str, int, int, int]]:
+    """(check, passed, failed, skipped) per check, in registry order."""
+    out = []
+    for name in CHECKS:
+        rs = [r for r in results if r.check == name]
+        if rs:
+            out.append((name, sum(r.passed for r in rs), sum(not r.passed and not r.skipped for r in rs),
+                        sum(r.skipped for r in rs)))
+    return out

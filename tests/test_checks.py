@@ -1,0 +1,134 @@
+"""The checks as plain functions: on hand-made records (no training), and against broken variants."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from overfit_core import VARIANTS, SMOKE, get_variant
+from overfit_core.checks import (CHECKS, THRESHOLDS, bindings, check_dropout_narrows_gap,
+                                 check_early_stopping_matches_min, check_l1_shrinks_weights,
+                                 check_regression_metrics, check_val_loss_diverges, evaluate, evaluate_all,
+                                 get_check, summarise)
+from overfit_core.errors import ConfigError
+from overfit_core.records import KernelStats
+from tests.test_records import make_record
+
+
+def rec(variant="overfit", train=(0.7, 0.5, 0.3, 0.1, 0.05, 0.01), val=(0.69, 0.6, 0.7, 0.9, 1.2, 1.5), seed=0,
+        **over):
+    key = get_variant(variant).unregularised_metric
+    history = {"loss": train, "val_loss": val, key: train, f"val_{key}": val}
+    return make_record(spec=get_variant(variant), seed=seed, history=history, **over)
+
+
+def test_every_check_applies_to_the_registry():
+    applied = {b.check.name for b in bindings(VARIANTS)}
+    assert applied == set(CHECKS)
+
+
+def test_unknown_check_lists_valid_names():
+    with pytest.raises(ConfigError, match="val_loss_diverges"):
+        get_check("val_loss_explodes")
+
+
+def test_val_loss_diverges_passes_on_textbook_curve_and_fails_on_healthy_one():
+    assert check_val_loss_diverges(rec()).passed
+    healthy = rec(val=(0.69, 0.6, 0.55, 0.5, 0.45, 0.44))
+    result = check_val_loss_diverges(healthy)
+    assert not result.passed
+    assert "overfit on imdb" in result.message and "seed 0" in result.message and "threshold" in result.message
+    assert result.measured["min_epoch"] == 6
+
+
+def test_late_minimum_is_not_divergence():
+    late = rec(val=(0.9, 0.8, 0.7, 0.6, 0.5, 1.2))  # minimum at epoch 5 of 6
+    assert not check_val_loss_diverges(late).passed
+
+
+def test_dropout_check_compares_gaps():
+    base = rec("reg_base", val=(0.7, 0.8, 0.9, 1.0, 1.1, 1.2))
+    narrow = rec("dropout", val=(0.7, 0.6, 0.5, 0.4, 0.3, 0.2))
+    assert check_dropout_narrows_gap(narrow, base).passed
+    assert not check_dropout_narrows_gap(base, narrow).passed
+
+
+def test_l1_check_ignores_output_layer():
+    def with_norms(variant, hidden_l1, out_l1):
+        ks = tuple(KernelStats(f"d{i}", 10, v, v, 0.0) for i, v in enumerate([*hidden_l1, out_l1]))
+        return rec(variant, kernels=ks)
+
+    assert check_l1_shrinks_weights(with_norms("l1", [1, 1], 100), with_norms("reg_base", [5, 5], 0)).passed
+    assert not check_l1_shrinks_weights(with_norms("l1", [5, 5], 0), with_norms("reg_base", [1, 1], 100)).passed
+
+
+def test_early_stopping_check_needs_exact_stop_and_restore():
+    val = (0.7, 0.6, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8)  # min at epoch 3, patience 5 -> stop at 8
+    train = tuple(np.linspace(0.7, 0.1, len(val)))
+    good = rec("overfit_early_stop", train=train, val=val, evaluation={"restored_val_loss": 0.5}, epochs_run=8)
+    assert check_early_stopping_matches_min(good).passed
+    not_restored = rec("overfit_early_stop", train=train, val=val, evaluation={"restored_val_loss": 0.8})
+    assert not check_early_stopping_matches_min(not_restored).passed
+    too_late = rec("overfit_early_stop", train=train + (0.1,), val=val + (0.9,), evaluation={"restored_val_loss": 0.5})
+    assert not check_early_stopping_matches_min(too_late).passed
+
+
+def test_regression_metrics_detects_a_wrong_rmse():
+    pred, target = (1.0, 2.0, 4.0), (1.5, 2.0, 3.0)
+    err = np.subtract(pred, target)
+    good = {"rmse": float(np.sqrt(np.mean(err**2))), "mae": 0.5, "mape": 100 * np.mean(np.abs(err) / target)}
+    r = rec("tiny", predictions=pred, targets=target, evaluation=good)
+    assert check_regression_metrics(r).passed
+    bad = rec("tiny", predictions=pred, targets=target, evaluation={**good, "rmse": good["mae"]})
+    assert not check_regression_metrics(bad).passed
+
+
+def test_diverged_run_is_not_judged_and_other_checks_go_on():
+    diverged = rec(status="diverged", val=(0.7, float("nan")), train=(0.7, float("nan")))
+    results = evaluate_all([diverged, rec("basic")])
+    by_check = {r.check: r for r in results if "overfit" in r.runs[0]}
+    assert by_check["val_loss_diverges"].skipped and "diverged" in by_check["val_loss_diverges"].message
+    assert any(r.check == "learns" and r.runs == ("basic-imdb-seed0-fast",) and not r.skipped for r in results)
+    assert ("val_loss_diverges", 0, 0, 1) in summarise(results)
+
+
+def test_evaluate_groups_by_seed():
+    results = evaluate_all([rec(seed=0), rec("basic", seed=0), rec(seed=1)])
+    pairs = [r for r in results if r.check == "bigger_overfits_more"]
+    assert len(pairs) == 1  # seed 1 has no basic run
+    assert [r.check for r in results].count("val_loss_diverges") == 2
+
+
+def test_thresholds_are_published():
+    assert THRESHOLDS["diverge_rise_ratio"] >= 1.0
+    with pytest.raises(TypeError):
+        THRESHOLDS["diverge_rise_ratio"] = 0.0
+
+
+# --- broken variants make the matching check fail ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def imdb_synthetic():
+    from overfit_core import DataOptions, load_dataset
+
+    return load_dataset("imdb", DataOptions(kind="synthetic"))
+
+
+@pytest.mark.training
+@pytest.mark.parametrize("treated,field,value,check", [
+    ("dropout", "dropout", 0.0, "dropout_narrows_gap"),
+    ("l1", "reg_strength", 0.0, "l1_shrinks_weights"),
+    ("l2", "reg_strength", 0.0, "l2_shrinks_weights"),
+], ids=["dropout_rate_0", "l1_penalty_removed", "l2_penalty_removed"])
+def test_broken_variant_fails_its_check(imdb_synthetic, treated, field, value, check):
+    from overfit_core.training import train
+
+    broken = dataclasses.replace(get_variant(treated), **{field: value})
+    config = dataclasses.replace(SMOKE, epochs=(("imdb", 5),))
+    baseline = train(get_variant("reg_base"), imdb_synthetic, 0, config)
+    honest = train(get_variant(treated), imdb_synthetic, 0, config)
+    binding = next(b for b in bindings(VARIANTS, [check]) if b.roles["run"] == treated)
+    assert not evaluate(binding, {treated: train(broken, imdb_synthetic, 0, config), "reg_base": baseline}).passed
+    if check != "dropout_narrows_gap":  # weights shrink after 5 epochs already; the gap needs longer training
+        assert evaluate(binding, {treated: honest, "reg_base": baseline}).passed
