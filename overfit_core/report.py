@@ -122,13 +122,13 @@ def write_report(records: Sequence[RunRecord], out: Path, *, checks_section: str
 
 def checks_table(results) -> list[str]:
     """One line per check: how many seeds passed, with the numbers of every failure."""
-    from .checks import summarise
+    from .checks import summarise, worst_margin
 
     lines = []
     for name, passed, failed, skipped in summarise(results):
         total = passed + failed + skipped
-        lines.append(f"{'PASS' if passed == total else 'FAIL'} {name}: {passed}/{total} passed"
-                     + (f", {skipped} not judged (diverged)" if skipped else ""))
+        lines.append(f"{'PASS' if passed == total else 'FAIL'} {name}: {passed}/{total} passed, worst margin "
+                     f"{_fmt(worst_margin(results, name))}" + (f", {skipped} not judged (diverged)" if skipped else ""))
         lines += [f"    {r}" for r in results if r.check == name and not r.passed]
     return lines
 
@@ -136,10 +136,11 @@ def checks_table(results) -> list[str]:
 def checks_markdown(results) -> str:
     if not results:
         return ""
-    from .checks import summarise
+    from .checks import summarise, worst_margin
 
-    lines = ["## Checks", "", "| check | passed | failed | not judged |", "|---|---|---|---|"]
-    lines += [f"| {n} | {p} | {f} | {s} |" for n, p, f, s in summarise(results)]
+    lines = ["## Checks", "", "Margin: relative room to the threshold (negative fails), worst over seeds.", "",
+             "| check | passed | failed | not judged | worst margin |", "|---|---|---|---|---|"]
+    lines += [f"| {n} | {p} | {f} | {s} | {_fmt(worst_margin(results, n))} |" for n, p, f, s in summarise(results)]
     failures = [r for r in results if not r.passed]
     if failures:
         lines += ["", "Failures:", ""] + [f"- {r}" for r in failures]
