@@ -9,6 +9,7 @@ from .data import DATASETS, DataOptions, Dataset, load_dataset, load_raw, prepar
 from .errors import ConfigError, DataError, OverfitBenchError
 from .records import KernelStats, RecordStore, RunRecord
 from .variants import EXPERIMENTS, VARIANTS, VariantSpec, get_variant, variants_for
+from .user_variants import CheckReport, check_variants, parametrize_with_checks, variant
 
 __version__ = "0.1.0"
 # TensorFlow minor versions the suite supports (one tox env each).
@@ -23,7 +24,8 @@ def train(spec, dataset, seed, config):
 
 
 __all__ = [
-    "DATASETS", "EXPERIMENTS", "FAST", "FULL", "SMOKE", "SUPPORTED_TF", "TIERS", "VARIANTS", "ConfigError", "DataError",
-    "DataOptions", "Dataset", "KernelStats", "OverfitBenchError", "RecordStore", "RunRecord", "TrainConfig",
-    "VariantSpec", "get_config", "get_variant", "load_dataset", "load_raw", "prepare", "train", "variants_for",
+    "DATASETS", "EXPERIMENTS", "FAST", "FULL", "SMOKE", "SUPPORTED_TF", "TIERS", "VARIANTS", "CheckReport", "ConfigError",
+    "DataError", "DataOptions", "Dataset", "KernelStats", "OverfitBenchError", "RecordStore", "RunRecord", "TrainConfig",
+    "VariantSpec", "check_variants", "get_config", "get_variant", "load_dataset", "load_raw", "parametrize_with_checks",
+    "prepare", "train", "variant", "variants_for",
 ]

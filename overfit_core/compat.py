@@ -4,8 +4,10 @@ Everything else imports ``keras`` and ``tf`` from here and never branches on ver
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -42,3 +44,41 @@ def history_dict(history) -> dict[str, list[float]]:
 
 def clear_session() -> None:
     keras.backend.clear_session()
+
+
+@contextlib.contextmanager
+def numpy2_pickles():
+    """Lets numpy 1 (TF <= 2.17) unpickle object arrays saved by numpy 2, which name ``numpy._core``."""
+    if hasattr(np, "_core"):
+        yield
+        return
+    import numpy.core.multiarray
+    import numpy.core.numeric
+
+    aliases = {"numpy._core": np.core, "numpy._core.multiarray": np.core.multiarray,
+               "numpy._core.numeric": np.core.numeric}
+    added = [name for name in aliases if name not in sys.modules]
+    sys.modules.update({name: aliases[name] for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            sys.modules.pop(name, None)
+
+
+def multiworker_fit_problem() -> str | None:
+    """Why `model.fit` cannot train under MultiWorkerMirroredStrategy with this Keras, or None if it can."""
+    if KERAS_MAJOR < 3:
+        return None
+    minor = ".".join(tf.__version__.split(".")[:2])
+    return (f"Keras {keras.__version__}'s model.fit fails under MultiWorkerMirroredStrategy (it reduces whole "
+            f"batches and scalar logs along axis 0; keras-team/keras#20585). Use the legacy Keras 2 there: "
+            f"pip install 'tf-keras~={minor}.0' and set TF_USE_LEGACY_KERAS=1 in every worker.")
+
+
+def distributed_compile_kwargs(strategy, kwargs: dict) -> dict:
+    """`model.compile` arguments that work under `strategy`: Keras 3 fails to fit with steps_per_execution > 1
+    over several replicas ("You must feed a value for placeholder tensor", keras-team/keras#19246)."""
+    if strategy is None or KERAS_MAJOR < 3 or strategy.num_replicas_in_sync == 1:
+        return kwargs
+    return {**kwargs, "steps_per_execution": 1}

@@ -8,9 +8,9 @@ rejects absolute paths there, and Keras deletes cached files whose sha256 it doe
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -166,11 +166,16 @@ def _validate_imdb_sequences(path, key: str, x: np.ndarray) -> np.ndarray:
                     "an object array of integer word-id lists (Keras' imdb.npz layout)")
     seqs = list(x) if x.dtype == object else [row for row in x]
     for i, s in enumerate(seqs):
-        a = np.asarray(s)
+        try:
+            a = np.asarray(s)
+        except (ValueError, TypeError):  # ragged nesting such as [[1, 2], [3]]
+            raise _fail(path, f"`{key}[{i}]` is a ragged nested list", "a 1-D list of integer word ids") from None
         if a.ndim != 1 or not (a.size == 0 or np.issubdtype(a.dtype, np.integer)):
             raise _fail(path, f"`{key}[{i}]` is {a.dtype} with shape {a.shape}", "a 1-D list of integer word ids")
         if a.size and a.min() < 0:
             raise _fail(path, f"`{key}[{i}]` holds the negative word id {int(a.min())}", "word ids >= 0")
+        if a.size and int(a.max()) > np.iinfo(np.int64).max:  # Python ints: numpy 1 compares uint64 as float
+            raise _fail(path, f"`{key}[{i}]` holds the word id {int(a.max())}", "word ids below 2**63")
     out = np.empty(len(seqs), dtype=object)
     out[:] = [np.asarray(s, dtype=np.int64) for s in seqs]
     return out
@@ -184,6 +189,9 @@ def validate_boston_table(table, path: Path | str):
     if missing:
         raise _fail(path, f"missing columns {missing} (found {columns})",
                     f"a header with {', '.join(BOSTON_FEATURES)} and target `{BOSTON_TARGET}`")
+    twice = sorted({c for c in columns if columns.count(c) > 1} & {*BOSTON_FEATURES, BOSTON_TARGET})
+    if twice:
+        raise _fail(path, f"columns {twice} appear more than once (found {columns})", "each column once")
     table = table[list(BOSTON_FEATURES) + [BOSTON_TARGET]]
     if len(table) < 10:
         raise _fail(path, f"only {len(table)} rows", "at least 10 rows (the full file has 506)")
@@ -197,19 +205,37 @@ def validate_boston_table(table, path: Path | str):
         rows, cols = np.nonzero(~np.isfinite(values))
         raise _fail(path, f"NaN or inf at row {int(rows[0])}, column `{table.columns[cols[0]]}`",
                     "finite numbers in every cell")
+    if np.abs(values).max() > np.finfo(np.float32).max:  # the model reads float32: such a cell becomes inf
+        rows, cols = np.nonzero(np.abs(values) > np.finfo(np.float32).max)
+        raise _fail(path, f"{values[rows[0], cols[0]]:g} at row {int(rows[0])}, column `{table.columns[cols[0]]}` "
+                    "is beyond float32", "numbers within +-3.4e38 in every cell")
     return table.astype(np.float64)
 
 
 # --- sources ----------------------------------------------------------------------------------
 
+def _unpickle_context(name: str):
+    """Object arrays (imdb) may be pickled by another numpy major; compat reads both (imports TF)."""
+    if name != "imdb":
+        return contextlib.nullcontext()
+    from .compat import numpy2_pickles
+
+    return numpy2_pickles()
+
+
 def _read_npz(name: str, path: Path) -> dict[str, np.ndarray]:
     if path.stat().st_size == 0:
         raise _fail(path, "the file is empty", f"a .npz archive with keys {list(NPZ_KEYS)}")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):  # with allow_pickle, np.load would unpickle any other file
+        raise _fail(path, f"is not a .npz (zip) archive: it starts with {magic!r}",
+                    f"a .npz archive with keys {list(NPZ_KEYS)}")
     try:
         # allow_pickle: Keras' own imdb.npz stores reviews as object arrays.
-        with np.load(path, allow_pickle=(name == "imdb")) as npz:
+        with _unpickle_context(name), np.load(path, allow_pickle=(name == "imdb")) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as e:
+    except Exception as e:  # a damaged member fails in zipfile, zlib, numpy or pickle, in many ways
         raise _fail(path, f"cannot be read as .npz ({type(e).__name__}: {e})",
                     f"a .npz archive with keys {list(NPZ_KEYS)}") from None
     return validate_npz_arrays(name, arrays, path)

@@ -9,6 +9,7 @@ vocabulary of the file. Ids >= `word_num` are dropped (not remapped to 2).
 from __future__ import annotations
 
 import math
+import reprlib
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -25,7 +26,7 @@ def multi_hot(sequences: Sequence[Sequence[int]], word_num: int) -> np.ndarray:
     out = np.zeros((n, word_num), dtype=np.float32)
     if n == 0:
         return out
-    arrays = [np.asarray(s, dtype=np.int64).ravel() for s in sequences]
+    arrays = [_word_ids(i, s, word_num) for i, s in enumerate(sequences)]
     lengths = np.fromiter((a.size for a in arrays), dtype=np.int64, count=n)
     ids = np.concatenate(arrays) if lengths.sum() else np.zeros(0, dtype=np.int64)
     if ids.size and ids.min() < 0:
@@ -34,6 +35,18 @@ def multi_hot(sequences: Sequence[Sequence[int]], word_num: int) -> np.ndarray:
     keep = ids < word_num
     out[rows[keep], ids[keep]] = 1.0
     return out
+
+
+def _word_ids(i: int, review, word_num: int) -> np.ndarray:
+    """Review `i` as int64 ids below `word_num`; a ConfigError for anything but integer word ids."""
+    try:
+        a = np.asarray(review).ravel()
+    except (ValueError, TypeError):  # ragged nesting such as [[1, 2], [3]]
+        a = np.asarray([None])
+    if a.size and not np.issubdtype(a.dtype, np.integer):  # floats, text, None, ints beyond 64 bits
+        raise ConfigError(f"Invalid value received for `sequences[{i}]`. Expected a sequence of integer word ids "
+                          f"(Keras word-index encoding). Received: sequences[{i}]={reprlib.repr(review)}.")
+    return a[a < word_num].astype(np.int64)  # larger ids are dropped anyway (uint64 ones may not fit int64)
 
 
 def scale_images(images: np.ndarray) -> np.ndarray:

@@ -177,7 +177,7 @@ class RecordStore:
             if record.cache_key != key:
                 raise ValueError(f"cache_key {record.cache_key!r} does not match the file name")
             return record
-        except (OSError, ValueError, KeyError, TypeError) as e:
+        except Exception as e:  # any failure to decode a cache entry means: discard it and train again
             warnings.warn(f"Discarding corrupt cached record {path} ({type(e).__name__}: {e}); it will be retrained.",
                           stacklevel=2)
             path.unlink(missing_ok=True)

@@ -25,20 +25,32 @@ def plan(datasets: Iterable[str], seeds: Sequence[int]) -> tuple[Job, ...]:
 
 
 def run_jobs(jobs: Sequence[Job], datasets: dict[str, Dataset], config: TrainConfig, store: RecordStore | None,
-             *, retrain: bool = False, log: Callable[[str], None] | None = None) -> list[RunRecord]:
-    """Train what the store lacks; each record is saved as soon as it exists (safe to interrupt)."""
-    from .training import train_cached
+             *, retrain: bool = False, log: Callable[[str], None] | None = None,
+             fits_per_process: int = 0, strategy=None) -> list[RunRecord]:
+    """Train what the store lacks; each record is saved as soon as it exists (safe to interrupt).
+
+    With 0 < `fits_per_process` < len(jobs), fits run in a child process replaced after that many
+    fits, which bounds memory (Keras keeps ~5 MB per fit in a process; see `parallel.py`).
+    With a `tf.distribute` strategy every fit runs in this process, under it.
+    """
+    import functools
+
+    from .parallel import recycled_trainer
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     records = []
-    for i, job in enumerate(jobs, 1):
-        name = run_id(job.spec.name, job.spec.dataset, job.seed, config.tier)
-        start = time.perf_counter()
-        record, cached = train_cached(job.spec, datasets[job.spec.dataset], job.seed, config, store, retrain=retrain)
-        took = "cached" if cached else f"{time.perf_counter() - start:.1f}s"
-        status = "" if record.status == "ok" else f" [{record.status}]"
-        log(f"[{i}/{len(jobs)}] {name}: {record.epochs_run} epochs, {took}{status}")
-        records.append(record)
+    with recycled_trainer(0 if strategy is not None else fits_per_process, len(jobs)) as train_cached:
+        if strategy is not None:
+            train_cached = functools.partial(train_cached, strategy=strategy)
+        for i, job in enumerate(jobs, 1):
+            name = run_id(job.spec.name, job.spec.dataset, job.seed, config.tier)
+            start = time.perf_counter()
+            record, cached = train_cached(job.spec, datasets[job.spec.dataset], job.seed, config, store,
+                                          retrain=retrain)
+            took = "cached" if cached else f"{time.perf_counter() - start:.1f}s"
+            status = "" if record.status == "ok" else f" [{record.status}]"
+            log(f"[{i}/{len(jobs)}] {name}: {record.epochs_run} epochs, {took}{status}")
+            records.append(record)
     return records
 
 
@@ -62,9 +74,10 @@ class RecordProvider:
 
     def record(self, spec: VariantSpec, kind: str, seed: int) -> RunRecord:
         from .training import train_cached
+        from .user_variants import config_for
 
         key = (spec.name, kind, seed)
-        if key not in self._records:
-            self._records[key], _ = train_cached(spec, self.dataset(kind, spec.dataset), seed, self.config,
-                                                 self.store, retrain=self.retrain)
+        if key not in self._records:  # config_for: a user variant's own epochs (`@overfit_core.variant(epochs=)`)
+            self._records[key], _ = train_cached(spec, self.dataset(kind, spec.dataset), seed,
+                                                 config_for(self.config, spec), self.store, retrain=self.retrain)
         return self._records[key]

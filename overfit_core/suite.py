@@ -4,15 +4,16 @@ Used by the pytest fixtures; nothing here imports pytest at module level.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from .checks import Binding, CheckResult, bindings, evaluate
 from .config import get_config
 from .data import DataOptions
 from .records import RecordStore
 from .runner import RecordProvider
-from .variants import VARIANTS
+from .variants import VARIANTS, VariantSpec
 
 DATA_KINDS = ("synthetic", "real")
 
@@ -22,10 +23,12 @@ class Case:
     binding: Binding
     kind: str
     seed: int
+    # where the binding's variant names resolve: the registry, or a user's variants with their baselines
+    specs: Mapping[str, VariantSpec] = field(default_factory=lambda: VARIANTS, compare=False, repr=False)
 
     @property
     def dataset(self) -> str:
-        return VARIANTS[self.binding.variants[0]].dataset
+        return self.specs[self.binding.variants[0]].dataset
 
     @property
     def id(self) -> str:
@@ -53,7 +56,7 @@ class PropertySuite:
         return bool(real.data_dir or real.download)
 
     def result(self, case: Case) -> CheckResult:
-        records = {name: self.provider.record(VARIANTS[name], case.kind, case.seed)
+        records = {name: self.provider.record(case.specs[name], case.kind, case.seed)
                    for name in case.binding.variants}
         return evaluate(case.binding, records)
 

@@ -1,6 +1,7 @@
 """Train one variant on one dataset with one seed and return an immutable RunRecord."""
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import Callable
@@ -22,10 +23,15 @@ def _check_seed(seed) -> int:
     return int(seed)
 
 
-def record_key(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig) -> str:
+def record_key(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig, strategy=None) -> str:
     from .compat import versions
 
-    return cache_key(spec, config, seed, dataset.sha256, dataset.params, versions())
+    params = dict(dataset.params)
+    if strategy is not None:  # a distributed fit is another record: batches split over replicas, all-reduce
+        from .distribute import describe
+
+        params["strategy"] = describe(strategy)
+    return cache_key(spec, config, seed, dataset.sha256, params, versions())
 
 
 def kernel_stats(model) -> tuple[KernelStats, ...]:
@@ -41,9 +47,13 @@ def kernel_stats(model) -> tuple[KernelStats, ...]:
 
 
 def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
-          *, callbacks: list | None = None) -> RunRecord:
-    """Seed everything, build, compile (adding the un-regularised loss metric), fit, summarise."""
-    from .compat import clear_session, enable_op_determinism, history_dict, keras, versions
+          *, callbacks: list | None = None, strategy=None) -> RunRecord:
+    """Seed everything, build, compile (adding the un-regularised loss metric), fit, summarise.
+
+    With a `tf.distribute` strategy the model is built and compiled in its scope; `batch_size` is global.
+    """
+    from .compat import (clear_session, distributed_compile_kwargs, enable_op_determinism, history_dict, keras,
+                         versions)
 
     seed = _check_seed(seed)
     if spec.dataset != dataset.name:
@@ -60,9 +70,10 @@ def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
         enable_op_determinism()
     keras.utils.set_random_seed(seed)  # python, numpy and TF
     try:
-        model = build_model(spec, dataset.input_shape)
-        model.compile(optimizer=build_optimizer(spec), loss=spec.loss, metrics=build_metrics(spec),
-                      **config.compile_kwargs())
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            model = build_model(spec, dataset.input_shape)
+            model.compile(optimizer=build_optimizer(spec), loss=spec.loss, metrics=build_metrics(spec),
+                          **distributed_compile_kwargs(strategy, config.compile_kwargs()))
         callbacks = [keras.callbacks.TerminateOnNaN(), *(callbacks or [])]
         if spec.early_stopping_patience is not None:
             callbacks.append(keras.callbacks.EarlyStopping(
@@ -74,7 +85,7 @@ def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
         history = history_dict(hist)
         epochs_run = len(history.get("loss", ()))
         diverged = not all(math.isfinite(v) for v in history.get("loss", [math.nan]))
-        evaluation, preds, targets = _evaluate(spec, model, dataset, history)
+        evaluation, preds, targets = _evaluate(spec, model, dataset, history, strategy)
         kernels = kernel_stats(model)
     finally:
         clear_session()
@@ -84,11 +95,11 @@ def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
         data_sha256=dataset.sha256, history=history, kernels=kernels, evaluation=evaluation,
         predictions=preds, targets=targets, versions=versions(), n_train=n_train, epochs_run=epochs_run,
         wall_time_s=wall, samples_per_s=n_train * epochs_run / wall if wall > 0 else 0.0,
-        status="diverged" if diverged else "ok", cache_key=record_key(spec, dataset, seed, config),
+        status="diverged" if diverged else "ok", cache_key=record_key(spec, dataset, seed, config, strategy),
     )
 
 
-def _evaluate(spec: VariantSpec, model, dataset: Dataset, history) -> tuple[dict, tuple, tuple]:
+def _evaluate(spec: VariantSpec, model, dataset: Dataset, history, strategy=None) -> tuple[dict, tuple, tuple]:
     if spec.task != "regression":
         evaluation = {"val_accuracy": history["val_accuracy"][-1] if history.get("val_accuracy") else math.nan}
         if spec.early_stopping_patience is not None:  # the restored (best) weights, evaluated afresh
@@ -96,7 +107,9 @@ def _evaluate(spec: VariantSpec, model, dataset: Dataset, history) -> tuple[dict
                                     return_dict=True)
             evaluation["restored_val_loss"] = float(scores["loss"])
         return evaluation, (), ()
-    pred = np.asarray(model.predict(dataset.x_val, verbose=0), dtype=np.float64).reshape(-1)
+    # A distributed predict gathers the uneven last batches of the workers, which multi-worker collectives reject.
+    pred = model.predict(dataset.x_val, verbose=0) if strategy is None else model(dataset.x_val, training=False)
+    pred = np.asarray(pred, dtype=np.float64).reshape(-1)
     target = np.asarray(dataset.y_val, dtype=np.float64).reshape(-1)
     evaluation = {}
     for name, metric in regression_metric_objects().items():
@@ -107,16 +120,27 @@ def _evaluate(spec: VariantSpec, model, dataset: Dataset, history) -> tuple[dict
 
 def train_cached(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
                  store: RecordStore | None, *, retrain: bool = False,
-                 on_trained: Callable[[RunRecord], None] | None = None) -> tuple[RunRecord, bool]:
-    """(record, from_cache): reuse a stored record with the same key, else train and store it."""
+                 on_trained: Callable[[RunRecord], None] | None = None, strategy=None) -> tuple[RunRecord, bool]:
+    """(record, from_cache): reuse a stored record with the same key, else train and store it.
+
+    A file lock per record makes processes sharing the store (``pytest -n 2``) train it once.
+    """
+    from .parallel import record_lock
+
+    name = run_id(spec.name, dataset.name, seed, config.tier)
+    key = record_key(spec, dataset, _check_seed(seed), config, strategy) if store is not None else ""
     if store is not None and not retrain:
-        key = record_key(spec, dataset, _check_seed(seed), config)
-        cached = store.load(run_id(spec.name, dataset.name, seed, config.tier), key)
+        cached = store.load(name, key)
         if cached is not None:
             return cached, True
-    record = train(spec, dataset, seed, config)
-    if store is not None:
-        store.save(record)
+    with record_lock(store.path(name, key) if store is not None else None):
+        if store is not None and not retrain:  # another process may have trained it while this one waited
+            cached = store.load(name, key)
+            if cached is not None:
+                return cached, True
+        record = train(spec, dataset, seed, config, strategy=strategy)
+        if store is not None:
+            store.save(record)
     if on_trained:
         on_trained(record)
     return record, False

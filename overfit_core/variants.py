@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
+from typing import Callable, Mapping
 
 from .errors import ConfigError, invalid
 
@@ -38,6 +38,8 @@ class VariantSpec:
     baseline: str | None = None  # the variant this one is compared against
     tags: tuple[str, ...] = ()
     description: str = ""
+    # "module:qualname@source-hash" of a user's model builder (`overfit_core.variant`); "" for the registry
+    builder: str = ""
 
     @property
     def loss(self) -> str:
@@ -53,7 +55,10 @@ class VariantSpec:
         return {"imdb": "binary", "fashion_mnist": "multiclass", "boston": "regression"}[self.dataset]
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if not d["builder"]:  # absent for the registry, so its digests and cache keys stay as they were
+            del d["builder"]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "VariantSpec":
@@ -132,8 +137,33 @@ def variants_for(dataset: str) -> tuple[VariantSpec, ...]:
     return tuple(s for s in VARIANTS.values() if s.dataset == dataset)
 
 
+# spec.builder -> the user's function(input_shape) -> keras.Model; filled by `overfit_core.variant`
+USER_BUILDERS: dict[str, Callable] = {}
+
+
+def _user_model(spec: VariantSpec, input_shape: tuple[int, ...]):
+    from .compat import keras
+
+    fn = USER_BUILDERS.get(spec.builder)
+    if fn is None:
+        raise ConfigError(f"Variant {spec.name!r} was built by {spec.builder!r}, which is not registered in this "
+                          "process. Import the module that defines it (its @overfit_core.variant) first.")
+    model = fn(tuple(input_shape))
+    if not isinstance(model, keras.Model):
+        raise ConfigError(f"The builder of variant {spec.name!r} returned a {type(model).__name__}. Expected a "
+                          f"{keras.__name__}.Model (Keras {keras.__version__}, as overfit_core.compat imports it).")
+    units, shape = TASKS[spec.dataset][1], model.output_shape
+    if not isinstance(shape, tuple) or tuple(shape)[1:] != (units,):
+        raise ConfigError(f"Variant {spec.name!r} has output shape {shape}. Expected (None, {units}) for dataset "
+                          f"{spec.dataset!r}: end the model with Dense(1, 'sigmoid') for imdb, Dense(10, "
+                          "'softmax') for fashion_mnist, Dense(1) for boston.")
+    return model
+
+
 def build_model(spec: VariantSpec, input_shape: tuple[int, ...]):
     """An uncompiled Keras model for `spec` (functional API with `keras.Input`: Keras 2 and 3)."""
+    if spec.builder:
+        return _user_model(spec, input_shape)
     from .compat import keras
 
     layers = keras.layers

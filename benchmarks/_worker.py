@@ -1,0 +1,49 @@
+"""Worker process: one variant trained under fixed thread and oneDNN settings, one `fit` per request.
+
+TensorFlow fixes its thread pools and oneDNN use when it starts, so each setting needs a process.
+argv[1] is JSON {variant, data_dir, steps, intra, inter, onednn}. The worker prints "ready" after a
+warm-up fit (tracing excluded), answers each "fit" line on stdin with "done", and exits on EOF.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def main() -> int:
+    args = json.loads(sys.argv[1])
+    if args.get("onednn") is not None:
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if args["onednn"] else "0"
+    from overfit_core import DataOptions, get_variant, load_dataset
+    from overfit_core.bench import fixed_steps
+    from overfit_core.compat import keras, tf
+    from overfit_core.variants import build_metrics, build_model, build_optimizer
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.get("intra", 0))
+    tf.config.threading.set_inter_op_parallelism_threads(args.get("inter", 0))
+    spec = get_variant(args["variant"])
+    kind = "real" if args.get("data_dir") else "synthetic"
+    ds = load_dataset(spec.dataset, DataOptions(kind=kind, data_dir=args.get("data_dir")))
+    x, y = fixed_steps(ds.x_train, ds.y_train, spec.batch_size, args["steps"])
+    keras.utils.set_random_seed(0)
+    model = build_model(spec, ds.input_shape)
+    model.compile(optimizer=build_optimizer(spec), loss=spec.loss, metrics=build_metrics(spec))
+    out, sys.stdout = sys.stdout, sys.stderr  # stray prints must not reach the protocol channel
+
+    def fit():
+        model.fit(x, y, batch_size=spec.batch_size, epochs=1, verbose=0, shuffle=True)
+
+    fit()
+    out.write("ready\n")
+    out.flush()
+    for line in sys.stdin:
+        if line.strip() == "fit":
+            fit()
+            out.write("done\n")
+            out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

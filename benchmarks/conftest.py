@@ -1,0 +1,204 @@
+"""Benchmark options, machine info, datasets, the same-run calibration and the `measure` helper.
+
+Not part of the default `pytest` (testpaths is tests/). Run: pytest benchmarks --benchmark-json=PATH
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from overfit_core import VARIANTS, DataOptions, get_variant, load_dataset
+from overfit_core.bench import MatmulProbe, machine_facts, steps_for
+from overfit_core.errors import OverfitBenchError
+
+PATH_VARIANTS = ("overfit", "adam")  # compute-bound (batch 500) and overhead-bound (batch 32)
+EQUIVALENCE_VARIANTS = (*PATH_VARIANTS, "adam_dropout")
+SMOKE_VARIANTS = ("tiny",)
+THREAD_SETTINGS = {  # name -> worker settings; 0 lets TF choose (= the cores it may use)
+    "tf_default": {"intra": 0, "inter": 0},
+    "inter_op_1": {"intra": 0, "inter": 1},
+    "intra_op_1": {"intra": 1, "inter": 1},
+    "onednn_off": {"intra": 0, "inter": 0, "onednn": False},
+}
+RESULTS = pytest.StashKey[dict]()
+
+
+@dataclass(frozen=True)
+class Settings:
+    smoke: bool
+    rounds: int  # timed rounds; one warm-up round (tracing, compilation) comes first and is excluded
+    target_samples: int  # samples per timed round of the fixed-step benchmarks
+    trainer_epochs: int
+    trainer_rounds: int  # paired rounds; more, as the trainer's overhead is a small difference
+    compile_rounds: int  # each builds a model and traces it afresh: the slowest benchmark
+
+    def steps(self, spec) -> int:
+        return steps_for(spec.batch_size, self.target_samples)
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("overfit-bench benchmarks")
+    group.addoption("--bench-smoke", action="store_true",
+                    help="seconds: variant tiny, one path, runner and thread setting, one round of tiny work; keeps "
+                         "the benchmarks alive in CI, measures nothing")
+    group.addoption("--bench-variants", default=None,
+                    help="comma-separated variants (default: all; the path and trainer comparisons use "
+                         f"{','.join(PATH_VARIANTS)})")
+
+
+def _settings(config) -> Settings:
+    if config.getoption("--bench-smoke"):
+        return Settings(smoke=True, rounds=1, target_samples=64, trainer_epochs=1, trainer_rounds=1,
+                        compile_rounds=1)
+    return Settings(smoke=False, rounds=5, target_samples=4096, trainer_epochs=3, trainer_rounds=9,
+                    compile_rounds=3)
+
+
+def _variants(config, default) -> tuple[str, ...]:
+    text = config.getoption("--bench-variants")
+    if not text:
+        return SMOKE_VARIANTS if config.getoption("--bench-smoke") else tuple(default)
+    try:
+        return tuple(get_variant(n.strip()).name for n in text.split(",") if n.strip())
+    except OverfitBenchError as e:
+        raise pytest.UsageError(f"--bench-variants: {e}") from None
+
+
+def pytest_configure(config):
+    config.stash[RESULTS] = {}
+
+
+def pytest_generate_tests(metafunc):
+    config = metafunc.config
+    if "variant" in metafunc.fixturenames:
+        metafunc.parametrize("variant", _variants(config, VARIANTS))
+    if "path_variant" in metafunc.fixturenames:
+        metafunc.parametrize("path_variant", _variants(config, PATH_VARIANTS))
+    if "equivalence_variant" in metafunc.fixturenames:
+        metafunc.parametrize("equivalence_variant", _variants(config, EQUIVALENCE_VARIANTS))
+    smoke = config.getoption("--bench-smoke")
+    for name, choices, smoke_choice in (("thread_setting", THREAD_SETTINGS, "tf_default"),
+                                        ("path", getattr(metafunc.module, "PATHS", ()), "suite"),
+                                        ("runner", getattr(metafunc.module, "RUNNERS", ()), "suite_train"),
+                                        ("option", getattr(metafunc.module, "OPTIONS", ()), "steps_per_execution")):
+        if name in metafunc.fixturenames:  # the smoke run keeps one of each, so every code path stays alive
+            metafunc.parametrize(name, (smoke_choice,) if smoke else tuple(choices))
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.path.name != "test_calibration.py")  # stable: the calibration runs first
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    machine_info.update(machine_facts())
+
+
+@pytest.fixture(scope="session")
+def bench(pytestconfig) -> Settings:
+    return _settings(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def data():
+    """Dataset by name: synthetic, or real when OVERFIT_DATA_DIR (or --data-dir) is set."""
+    data_dir = os.environ.get("OVERFIT_DATA_DIR")
+    options = DataOptions(kind="real", data_dir=data_dir) if data_dir else DataOptions(kind="synthetic")
+    cache = {}
+
+    def get(name: str):
+        if name not in cache:
+            cache[name] = load_dataset(name, options)
+        return cache[name]
+
+    get.data_dir = data_dir
+    return get
+
+
+class Calibration:
+    """The run's float32 matmul peak, set by test_calibration.py (measured here if it was deselected)."""
+
+    def __init__(self):
+        self.peak_gflops: float | None = None
+
+    def peak(self) -> float:
+        if self.peak_gflops is None:
+            probe = MatmulProbe()
+            self.peak_gflops = max(probe.gflops() for _ in range(6))
+        return self.peak_gflops
+
+
+@pytest.fixture(scope="session")
+def calibration() -> Calibration:
+    return Calibration()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_session():
+    yield
+    from overfit_core.compat import clear_session
+
+    clear_session()
+
+
+def timing(benchmark):
+    """The pytest-benchmark Stats of the finished pedantic run; None with --benchmark-disable."""
+    meta = getattr(benchmark, "stats", None)
+    return getattr(meta, "stats", None)
+
+
+@pytest.fixture
+def measure(request, bench, calibration):
+    """`benchmark.pedantic` with one warm-up round, extra_info filled in.
+
+    With `reference=(name, fn)`, one untimed-by-pytest round of `fn` runs before every round and the
+    speedup is the median of the per-round ratios reference/target: on a shared machine the load
+    changes between benchmarks, and pairing rounds cancels what changes slower than a round pair.
+    """
+    from overfit_core.compat import versions
+
+    def run(benchmark, target, *, samples: int, kind: str, setup=None, reference=None, rounds: int | None = None,
+            flops_per_sample: int | None = None, **info) -> dict:
+        reference_s = []
+
+        def round_setup():
+            if setup is not None:
+                setup()
+            if reference is not None:
+                start = time.perf_counter()
+                reference[1]()
+                reference_s.append(time.perf_counter() - start)
+
+        benchmark.pedantic(target, setup=round_setup, rounds=rounds or bench.rounds, warmup_rounds=1)
+        v = versions()
+        extra = {"kind": kind, "samples": int(samples), "tensorflow": v["tensorflow"], "keras": v["keras"], **info}
+        stats = timing(benchmark)
+        if stats is not None:
+            peak = calibration.peak()
+            extra.update(seconds_median=stats.median, seconds_min=stats.min, samples_per_s=samples / stats.median,
+                         peak_gflops=peak)
+            if flops_per_sample:  # the peak is the calibration's fastest round, so the best round is also given
+                gflops, best = (samples / t * flops_per_sample / 1e9 for t in (stats.median, stats.min))
+                extra.update(flops_per_sample=int(flops_per_sample), gflops=gflops, fraction_of_peak=gflops / peak,
+                             gflops_best_round=best, fraction_of_peak_best_round=best / peak)
+            if reference is not None:
+                pairs = [r / t for r, t in zip(reference_s[1:], stats.data)]  # [0] ran before the warm-up round
+                extra.update(reference=reference[0], paired_rounds=len(pairs), speedup=statistics.median(pairs))
+            request.config.stash[RESULTS][request.node.name] = extra
+        benchmark.extra_info.update(extra)
+        return extra
+
+    return run
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    from ._report import summary_lines
+
+    lines = summary_lines(config.stash.get(RESULTS, {}))
+    if lines:
+        terminalreporter.section("overfit-bench: ratios from this run")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -1,0 +1,101 @@
+"""Training paths that keep the arithmetic, on the same model and data, against plain `model.fit`.
+
+`keras_default` is plain model.fit: the variant compiled with Keras' defaults and fit on numpy
+arrays. Thread pools and oneDNN are fixed when TensorFlow starts, so those settings run in worker
+processes (benchmarks/_worker.py) and are compared with a worker on TF's defaults.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from overfit_core import get_variant
+from overfit_core.bench import fixed_steps, train_flops_per_sample
+
+from ._support import SUITE, compiled, trainable_params
+from .conftest import THREAD_SETTINGS
+
+# conftest.py parametrises `path` from this (only `suite` with --bench-smoke)
+PATHS = {
+    "keras_default": {},
+    "jit": {"jit_compile": True},
+    "spe8": {"steps_per_execution": 8},
+    "tf_data": {},  # prebuilt tf.data pipeline (batched, cached, prefetched; not shuffled)
+    "suite": SUITE.compile_kwargs(),
+    "suite_jit": {**SUITE.compile_kwargs(), "jit_compile": True},
+}
+WORKER = Path(__file__).with_name("_worker.py")
+
+
+def test_path(benchmark, measure, bench, data, path_variant, path):
+    """Fixed steps on one path; each round is paired with a round of plain model.fit (`keras_default`)."""
+    from overfit_core.compat import tf
+
+    spec = get_variant(path_variant)
+    ds = data(spec.dataset)
+    steps = bench.steps(spec)
+    x, y = fixed_steps(ds.x_train, ds.y_train, spec.batch_size, steps)
+
+    def fit_arrays(model):
+        return lambda: model.fit(x, y, batch_size=spec.batch_size, epochs=1, verbose=0, shuffle=True)
+
+    model = compiled(spec, ds, **PATHS[path])
+    target = fit_arrays(model)
+    if path == "tf_data":
+        pipeline = tf.data.Dataset.from_tensor_slices((x, y)).batch(spec.batch_size).cache().prefetch(tf.data.AUTOTUNE)
+
+        def target():
+            model.fit(pipeline, epochs=1, verbose=0)
+
+    reference = None if path == "keras_default" else ("keras_default", fit_arrays(compiled(spec, ds)))
+    params = trainable_params(model)
+    measure(benchmark, target, reference=reference, samples=len(x), kind="path", variant=path_variant, path=path,
+            steps=steps, compile_options=str(PATHS[path]), params=params,
+            flops_per_sample=train_flops_per_sample(params))
+
+
+class Worker:
+    """A training process driven over stdin/stdout; its stderr goes to a temp file for error messages."""
+
+    def __init__(self, settings: dict):
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen([sys.executable, str(WORKER), json.dumps(settings)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self._expect("ready")
+
+    def _expect(self, word: str) -> None:
+        line = self.proc.stdout.readline().strip()
+        if line != word:
+            self.proc.kill()
+            self.log.seek(0)
+            raise RuntimeError(f"benchmark worker said {line!r}, expected {word!r}; its stderr:\n{self.log.read()}")
+
+    def fit(self) -> None:
+        self.proc.stdin.write("fit\n")
+        self.proc.stdin.flush()
+        self._expect("done")
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+        self.log.close()
+
+
+def test_thread_setting(benchmark, measure, bench, data, path_variant, thread_setting):
+    """Plain model.fit in a worker per setting; each round is paired with a round of a worker on TF's defaults."""
+    spec = get_variant(path_variant)
+    steps = bench.steps(spec)
+    job = {"variant": path_variant, "data_dir": data.data_dir, "steps": steps}
+    workers = [Worker({**job, **THREAD_SETTINGS[thread_setting]})]
+    try:
+        if thread_setting != "tf_default":
+            workers.append(Worker({**job, **THREAD_SETTINGS["tf_default"]}))
+        reference = ("tf_default", workers[1].fit) if len(workers) > 1 else None
+        measure(benchmark, workers[0].fit, reference=reference, samples=steps * spec.batch_size, kind="threads",
+                variant=path_variant, path=thread_setting, steps=steps, settings=str(THREAD_SETTINGS[thread_setting]))
+    finally:
+        for w in workers:
+            w.close()

@@ -1,0 +1,191 @@
+"""Scale-out: training under tf.distribute strategies, one-machine clusters, and the suite under pytest-xdist.
+
+MirroredStrategy over two logical CPUs and MultiWorkerMirroredStrategy with two workers on 127.0.0.1
+each run in fresh processes (`python -m overfit_core.distribute compare`): logical devices and the
+multi-worker runtime must be set up before TensorFlow starts. Ratios go to the test's report
+(``-rA`` or ``--junitxml`` show them).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from overfit_core import SMOKE, DataOptions, get_variant, load_dataset
+from overfit_core.distribute import (cluster_task, compare, describe, free_ports, local_tf_config, make_strategy,
+                                     multiworker_env, worker_out_dir)
+from overfit_core.errors import ConfigError
+
+pytest_plugins = ["pytester"]
+
+
+def test_unknown_strategy_lists_the_valid_ones():
+    with pytest.raises(ConfigError, match="one of default, mirrored, multiworker"):
+        make_strategy("horovod")
+    assert make_strategy("default") is None  # train exactly as without a strategy
+
+
+def test_multiworker_needs_tf_config(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ConfigError, match="needs TF_CONFIG"):
+        make_strategy("multiworker")
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(ConfigError, match="Invalid value received for `TF_CONFIG`"):
+        cluster_task()
+
+
+def test_local_cluster_config_and_worker_folders(monkeypatch, tmp_path):
+    ports = free_ports(2)
+    assert len(set(ports)) == 2
+    monkeypatch.setenv("TF_CONFIG", local_tf_config(ports, 1))
+    assert cluster_task() == ([f"127.0.0.1:{p}" for p in ports], 1)
+    assert worker_out_dir(tmp_path) == tmp_path / "worker1"
+    monkeypatch.setenv("TF_CONFIG", local_tf_config(ports, 0))
+    assert worker_out_dir(tmp_path) == tmp_path  # the first worker writes where a single process would
+
+
+def test_cli_multiworker_without_cluster_exits_2(monkeypatch, tmp_path, capsys):
+    from overfit_core.cli import main
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert main(["run", "--strategy", "multiworker", "--datasets", "boston", "--out", str(tmp_path)]) == 2
+    assert "TF_CONFIG" in capsys.readouterr().err
+
+
+@pytest.mark.training
+def test_train_under_a_strategy_builds_in_its_scope_and_keys_records_apart():
+    from overfit_core.compat import tf
+    from overfit_core.training import record_key, train
+
+    boston = load_dataset("boston", DataOptions(kind="synthetic"))
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    record = train(get_variant("tiny"), boston, 0, SMOKE, strategy=strategy)
+    assert record.status == "ok" and record.epochs_run == 3
+    assert describe(strategy) == "OneDeviceStrategy x1"
+    assert record.cache_key == record_key(get_variant("tiny"), boston, 0, SMOKE, strategy)
+    assert record.cache_key != record_key(get_variant("tiny"), boston, 0, SMOKE)
+
+
+def _report(record_property, lines):
+    for i, line in enumerate(lines):
+        record_property(f"distribute_{i}", line)
+    print("\n".join(lines))
+
+
+def _assert_checks_hold(run):
+    assert not run.error, run.error
+    for worker in run.workers:
+        failed = [c["message"] for c in worker["checks"] if not c["passed"]]
+        assert not failed, failed
+        assert {c["check"] for c in worker["checks"]} == {"learns", "l1_shrinks_weights"}
+
+
+@pytest.mark.training
+def test_mirrored_over_two_logical_cpus_keeps_the_properties(record_property):
+    runs, lines = compare(strategies=["default", "mirrored"], epochs=8, timeout=600)
+    _report(record_property, lines)
+    default, mirrored = runs
+    _assert_checks_hold(default)
+    _assert_checks_hold(mirrored)
+    assert mirrored.chief["strategy"] == "MirroredStrategy x2" and mirrored.chief["samples_per_s"] > 0
+
+
+@pytest.mark.training
+def test_multiworker_with_two_local_workers_keeps_the_properties(record_property):
+    _local_cluster_or_skip()
+    runs, lines = compare(strategies=["multiworker"], workers=2, epochs=8, timeout=600)
+    _report(record_property, lines)
+    one, two = runs
+    _assert_checks_hold(one)
+    _assert_checks_hold(two)
+    assert two.chief["strategy"] == "MultiWorkerMirroredStrategy x2" and len(two.workers) == 2
+    assert "workers agree on the weights" in lines[-2]  # mirrored variables: the same weights on every worker
+
+
+def _local_cluster_or_skip() -> tuple[list[int], dict]:
+    try:
+        ports = free_ports(2)
+    except OSError as e:
+        pytest.skip(f"cannot bind TCP ports on 127.0.0.1 for a local cluster ({e})")
+    try:
+        extra, _ = multiworker_env()
+    except ConfigError as e:
+        pytest.skip(str(e))
+    return ports, extra
+
+
+@pytest.mark.training
+def test_cli_trains_as_a_two_worker_cluster(tmp_path):
+    from overfit_core.records import RunRecord
+
+    ports, extra = _local_cluster_or_skip()
+    out, procs = tmp_path / "out", []
+    for i in range(2):
+        env = {**os.environ, **extra, "TF_CONFIG": local_tf_config(ports, i)}
+        with open(tmp_path / f"worker{i}.log", "w") as log:
+            procs.append(subprocess.Popen([sys.executable, "-m", "overfit_core.cli", "run", "--strategy", "multiworker",
+                                           "--datasets", "boston", "--tier", "smoke", "--seeds", "0", "--out", str(out),
+                                           "--no-checks"], env=env, stdout=log, stderr=subprocess.STDOUT))
+    try:
+        codes = [p.wait(timeout=600) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert codes == [0, 0], [(tmp_path / f"worker{i}.log").read_text()[-2000:] for i in range(2)]
+    first, second = (sorted((d / "records").glob("*.json")) for d in (out, out / "worker1"))
+    assert [f.name for f in first] == [f.name for f in second] and len(first) == 2  # same cache keys
+    for a, b in zip(first, second):  # one model trained by both workers: the same history on each
+        assert RunRecord.from_json(a.read_text()).history == RunRecord.from_json(b.read_text()).history
+
+
+@pytest.mark.training
+def test_property_suite_runs_under_xdist(pytester, monkeypatch, tmp_path):
+    for name in ("OVERFIT_DATA_DIR", "OVERFIT_DOWNLOAD", "OVERFIT_SEEDS", "PYTEST_XDIST_WORKER"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.check("regression_metrics")
+        def test_regression_metrics(case, suite):
+            suite.assert_holds(case)
+
+        @pytest.mark.check("lr_too_high_is_jittery")
+        def test_lr_too_high_is_jittery(case, suite):
+            if case.kind == "real":
+                pytest.skip("no real data here")
+            result = suite.result(case)  # smoke is too short for this property: only its plumbing is tested
+            assert result.check == "lr_too_high_is_jittery" and not result.skipped
+    """)
+    result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadgroup", "--tier", "smoke", "--seeds", "0-1",
+                                           "--cache-dir", str(tmp_path), "-p", "no:cacheprovider", timeout=600)
+    result.assert_outcomes(passed=6, skipped=6)
+    result.stdout.fnmatch_lines([
+        "*overfit-bench: checks run per variant (tier smoke, seeds 0,1)*",
+        "tiny: 2 checks ran (lr_too_high_is_jittery, regression_metrics) in 4 cases: 4 passed",
+        "tiny_lr_high: 2 checks ran (lr_too_high_is_jittery, regression_metrics) in 4 cases: 4 passed",
+        "not run: 6 cases skipped",
+    ])
+    # each (variant, seed) trained once although two workers shared the cache
+    assert sorted(p.name.split("--")[0] for p in tmp_path.glob("*.json")) == [
+        "tiny-boston-seed0-smoke", "tiny-boston-seed1-smoke", "tiny_lr_high-boston-seed0-smoke",
+        "tiny_lr_high-boston-seed1-smoke"]
+
+
+def test_compare_prints_ratios_per_engine():
+    from overfit_core.distribute import Run, report_lines
+
+    def worker(sps, l1=10.0):
+        return {"samples_per_s": sps, "kernel_l1": {"l1": l1}, "checks": [
+            {"check": "learns", "variants": "l1", "passed": True, "message": ""}]}
+
+    lines = report_lines([Run("default strategy, 1 process", [worker(1000)]),
+                          Run("MirroredStrategy, 2 logical CPUs, 1 process", [worker(500)]),
+                          Run("MultiWorkerMirroredStrategy, 1 worker (2 TF threads each)", [worker(800)]),
+                          Run("MultiWorkerMirroredStrategy, 2 workers (1 TF threads each)", [worker(1200), worker(0)])])
+    assert " 0.50  learns(l1) holds" in lines[2] and " 1.50  learns(l1) holds; workers agree" in lines[4]
+    assert json.dumps(lines)
