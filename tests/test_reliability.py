@@ -247,13 +247,20 @@ def test_diverging_run_is_recorded_checks_say_so_and_other_runs_go_on(tmp_path, 
 
 # --- interruption: earlier records and the last report survive; a re-run trains only what is missing
 
+def _default_sigint() -> None:
+    # A process started with SIGINT ignored (a pytest-xdist worker, `cmd &` in a script) passes that on,
+    # and Python then never raises KeyboardInterrupt: give the run the default, as a terminal does.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_run(out: Path, seeds: str, *extra: str) -> tuple[subprocess.Popen, Path]:
     log = out.parent / f"{out.name}-{seeds}.log"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
     with open(log, "wb") as f:
         proc = subprocess.Popen([sys.executable, "-m", "overfit_core.cli", "run", "--datasets", "boston", "--tier",
                                  "smoke", "--seeds", seeds, "--out", str(out), "--no-checks", *extra],
-                                cwd=REPO, env=env, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+                                cwd=REPO, env=env, stdout=f, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=_default_sigint)
     return proc, log
 
 
