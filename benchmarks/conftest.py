@@ -4,6 +4,7 @@ Not part of the default `pytest` (testpaths is tests/). Run: pytest benchmarks -
 """
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import time
@@ -48,6 +49,20 @@ def pytest_addoption(parser):
     group.addoption("--bench-variants", default=None,
                     help="comma-separated variants (default: all; the path and trainer comparisons use "
                          f"{','.join(PATH_VARIANTS)})")
+    group.addoption("--bench-inject-slowdown", type=_fraction, default=0.0, metavar="FRACTION",
+                    help="make every timed round FRACTION slower (it sleeps that share of its own duration); "
+                         "for measuring that the gate catches a regression, e.g. 0.25")
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value < 10:
+        raise argparse.ArgumentTypeError(f"Invalid value received for `--bench-inject-slowdown`. Expected a fraction "
+                                         f"between 0 and 10, e.g. 0.25 for 25% slower. Received: {text!r}")
+    return value
 
 
 def _settings(config) -> Settings:
@@ -172,6 +187,9 @@ def measure(request, bench, calibration):
                 reference[1]()
                 reference_s.append(time.perf_counter() - start)
 
+        slowdown = request.config.getoption("--bench-inject-slowdown")
+        if slowdown:
+            target = _slowed(target, slowdown)
         benchmark.pedantic(target, setup=round_setup, rounds=rounds or bench.rounds, warmup_rounds=1)
         v = versions()
         extra = {"kind": kind, "samples": int(samples), "tensorflow": v["tensorflow"], "keras": v["keras"], **info}
@@ -191,6 +209,15 @@ def measure(request, bench, calibration):
         benchmark.extra_info.update(extra)
         return extra
 
+    return run
+
+
+def _slowed(fn, fraction: float):
+    def run():
+        start = time.perf_counter()
+        out = fn()
+        time.sleep(fraction * (time.perf_counter() - start))
+        return out
     return run
 
 

@@ -29,6 +29,21 @@ def tf_minor(version: str) -> str:
     return f"{parts[0]}.{parts[1]}"
 
 
+def installed_tf_version() -> str:
+    """TensorFlow's version without importing it (collection stays cheap); '' when none is installed."""
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
+
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"].__version__
+    for dist in ("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tensorflow-macos", "tf-nightly"):
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            continue
+    return ""
+
+
 def known_failure(check: str, tf_version: str) -> str | None:
     """The reason `check` is expected to fail on TensorFlow `tf_version`, or None."""
     return KNOWN_FAILURES.get((check, tf_minor(tf_version)))

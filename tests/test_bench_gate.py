@@ -161,3 +161,21 @@ def test_speed_options_in_the_config():
     for field, bad in (("steps_per_execution", 0), ("steps_per_execution", True), ("jit_compile", "yes")):
         with pytest.raises(ConfigError, match=f"Received: {field}="):
             dataclasses.replace(FAST, **{field: bad})
+
+
+def test_injected_slowdown_sleeps_its_share_of_each_round():
+    import time
+
+    from benchmarks.conftest import _fraction, _slowed
+
+    def work():
+        time.sleep(0.05)
+        return "result"
+
+    start = time.perf_counter()
+    assert _slowed(work, 1.0)() == "result"
+    assert time.perf_counter() - start >= 0.1  # the round itself, then as long again
+    assert _fraction("0.25") == 0.25
+    for bad in ("-0.1", "x", "10"):
+        with pytest.raises(Exception, match="--bench-inject-slowdown.*0.25 for 25% slower"):
+            _fraction(bad)
