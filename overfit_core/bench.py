@@ -22,7 +22,10 @@ from .errors import OverfitBenchError, invalid
 
 CALIBRATION = "matmul_peak"  # extra_info["calibration"] of the calibration benchmark
 MATMUL_N = 2048
-DEFAULT_THRESHOLD = 0.15  # geometric-mean slowdown over one test function's benchmarks
+DEFAULT_THRESHOLD = 0.20  # geometric-mean slowdown over one test function's benchmarks
+# The fastest round is the least disturbed by other load: over 110 pairs of unchanged runs (README) it gave
+# 3 false alarms at these thresholds, the median round 28.
+DEFAULT_STAT = "min"
 DEFAULT_BENCH_THRESHOLD = 0.40  # any single benchmark
 STATS = ("min", "median", "mean")
 HOW_TO_RUN = "pytest benchmarks --benchmark-json=PATH"
@@ -214,7 +217,7 @@ def _check_threshold(argument: str, value) -> float:
 
 
 def compare(baseline: BenchRun, current: BenchRun, threshold: float = DEFAULT_THRESHOLD,
-            bench_threshold: float = DEFAULT_BENCH_THRESHOLD, stat: str = "median") -> GateResult:
+            bench_threshold: float = DEFAULT_BENCH_THRESHOLD, stat: str = DEFAULT_STAT) -> GateResult:
     """Fail when a test function's geometric-mean slowdown exceeds `threshold`, or one benchmark's `bench_threshold`.
 
     Averaging within a test function (all variants of `test_train_throughput`, say) cancels much of the
@@ -268,7 +271,7 @@ def format_result(result: GateResult, baseline: BenchRun, current: BenchRun) -> 
 
 
 def gate(baseline_path, current_path, threshold: float = DEFAULT_THRESHOLD,
-         bench_threshold: float = DEFAULT_BENCH_THRESHOLD, stat: str = "median") -> tuple[GateResult, list[str]]:
+         bench_threshold: float = DEFAULT_BENCH_THRESHOLD, stat: str = DEFAULT_STAT) -> tuple[GateResult, list[str]]:
     baseline, current = load_run(baseline_path, "baseline"), load_run(current_path, "current")
     result = compare(baseline, current, threshold, bench_threshold, stat)
     return result, format_result(result, baseline, current)

@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_bench_gate(sub) -> None:
-    from .bench import DEFAULT_BENCH_THRESHOLD, DEFAULT_THRESHOLD, STATS
+    from .bench import DEFAULT_BENCH_THRESHOLD, DEFAULT_STAT, DEFAULT_THRESHOLD, STATS
 
     g = sub.add_parser("bench-gate", help="fail if benchmarks got slower than a baseline, machine-normalised",
                        description="Compare two pytest-benchmark JSON files by throughput divided by each run's "
@@ -80,10 +80,10 @@ def _add_bench_gate(sub) -> None:
     g.add_argument("baseline", help="pytest-benchmark JSON of the reference run")
     g.add_argument("current", help="pytest-benchmark JSON of the run to check")
     g.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                   help="largest geometric-mean slowdown that passes (default %(default)s = 15%% slower)")
+                   help="largest geometric-mean slowdown that passes (default %(default)s = 20%% slower)")
     g.add_argument("--bench-threshold", type=float, default=DEFAULT_BENCH_THRESHOLD,
                    help="largest slowdown of any single benchmark that passes (default %(default)s)")
-    g.add_argument("--stat", choices=STATS, default="median", help="round statistic (default %(default)s)")
+    g.add_argument("--stat", choices=STATS, default=DEFAULT_STAT, help="round statistic (default %(default)s)")
 
 
 def cmd_bench_gate(args) -> int:
