@@ -9,8 +9,8 @@ the entry must then be removed. To add one:
     }
 
 The check is a name in ``overfit_core.checks.CHECKS``, the version one of ``SUPPORTED_TF``; the
-reason says what differs and how it was measured. Empty: no check was seen to fail on one version
-only (``tox -e tf212`` and ``tox -e tf221``, seeds 0-2, real and synthetic data).
+reason says what differs and how it was measured. Empty: no check failed on one version only
+(``tox -e tf212`` and ``tox -e tf221``, seeds 0-2, real and synthetic data, 2026-11-22).
 """
 from __future__ import annotations
 
