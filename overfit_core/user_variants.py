@@ -288,11 +288,15 @@ def parametrize_with_checks(variants, *, expected_failures: Mapping[str, str] | 
     """
     import pytest
 
+    from .pytest_plugin import uncalibrated_marks
+
     params = []
     for case, reason in check_cases(variants, seeds=seeds, kinds=kinds, expected_failures=expected_failures):
         marks = [pytest.mark.training]
         if reason:
             marks.append(pytest.mark.xfail(strict=True, reason=reason))
+        else:
+            marks.extend(uncalibrated_marks(case))
         params.append(pytest.param(case, marks=marks, id=case_id(case)))
     return pytest.mark.parametrize("case", params)
 
