@@ -14,8 +14,7 @@ import sys
 
 import pytest
 
-from overfit_core import SMOKE, DataOptions, get_variant, load_dataset
-from overfit_core.distribute import (cluster_task, compare, describe, free_ports, local_tf_config, make_strategy,
+from overfit_core.distribute import (cluster_task, compare, free_ports, local_tf_config, make_strategy,
                                      multiworker_env, worker_out_dir)
 from overfit_core.errors import ConfigError
 
@@ -55,18 +54,28 @@ def test_cli_multiworker_without_cluster_exits_2(monkeypatch, tmp_path, capsys):
     assert "TF_CONFIG" in capsys.readouterr().err
 
 
+STRATEGY_CHILD = """
+from overfit_core import SMOKE, DataOptions, get_variant, load_dataset
+from overfit_core.compat import tf
+from overfit_core.distribute import describe
+from overfit_core.training import record_key, train
+
+boston = load_dataset("boston", DataOptions(kind="synthetic"))
+strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+record = train(get_variant("tiny"), boston, 0, SMOKE, strategy=strategy)
+assert record.status == "ok" and record.epochs_run == 3, (record.status, record.epochs_run)
+assert describe(strategy) == "OneDeviceStrategy x1", describe(strategy)
+assert record.cache_key == record_key(get_variant("tiny"), boston, 0, SMOKE, strategy)
+assert record.cache_key != record_key(get_variant("tiny"), boston, 0, SMOKE)
+"""
+
+
 @pytest.mark.training
 def test_train_under_a_strategy_builds_in_its_scope_and_keys_records_apart():
-    from overfit_core.compat import tf
-    from overfit_core.training import record_key, train
-
-    boston = load_dataset("boston", DataOptions(kind="synthetic"))
-    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
-    record = train(get_variant("tiny"), boston, 0, SMOKE, strategy=strategy)
-    assert record.status == "ok" and record.epochs_run == 3
-    assert describe(strategy) == "OneDeviceStrategy x1"
-    assert record.cache_key == record_key(get_variant("tiny"), boston, 0, SMOKE, strategy)
-    assert record.cache_key != record_key(get_variant("tiny"), boston, 0, SMOKE)
+    # A fresh process: once, in a pytest-xdist worker that had trained other models, Keras 3.15's
+    # evaluate() under this strategy segfaulted and took the worker down.
+    done = subprocess.run([sys.executable, "-c", STRATEGY_CHILD], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
 
 
 def _report(record_property, lines):
