@@ -172,11 +172,11 @@ def test_property_suite_runs_under_xdist(pytester, monkeypatch, tmp_path):
     """)
     result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadgroup", "--tier", "smoke", "--seeds", "0-1",
                                            "--cache-dir", str(tmp_path), "-p", "no:cacheprovider", timeout=600)
-    result.assert_outcomes(passed=6, skipped=6)
+    result.assert_outcomes(passed=4, xpassed=2, skipped=6)  # synthetic lr_too_high: a non-strict xfail (suite.py)
     result.stdout.fnmatch_lines([
         "*overfit-bench: checks run per variant (tier smoke, seeds 0,1)*",
-        "tiny: 2 checks ran (lr_too_high_is_jittery, regression_metrics) in 4 cases: 4 passed",
-        "tiny_lr_high: 2 checks ran (lr_too_high_is_jittery, regression_metrics) in 4 cases: 4 passed",
+        "tiny: 2 checks ran (lr_too_high_is_jittery, regression_metrics) in 4 cases: 2 passed, 2 xpassed",
+        "tiny_lr_high: 2 checks ran (lr_too_high_is_jittery, regression_metrics) in 4 cases: 2 passed, 2 xpassed",
         "not run: 6 cases skipped",
     ])
     # each (variant, seed) trained once although two workers shared the cache
