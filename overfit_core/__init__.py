@@ -4,12 +4,14 @@ Importing this package does not import TensorFlow; training and model building d
 """
 from __future__ import annotations
 
+from .cases import Case, CheckReport, cases_for, check_variants, expected_failure, parametrize_with_checks
+from .checks import CHECKS, CheckResult, check
 from .config import FAST, FULL, SMOKE, TIERS, TrainConfig, get_config
-from .data import DATASETS, DataOptions, Dataset, load_dataset, load_raw, prepare
+from .datasets import DATASETS, DataOptions, Dataset, DatasetDef, load_dataset, load_raw, prepare, register_dataset
 from .errors import ConfigError, DataError, OverfitBenchError
 from .records import KernelStats, RecordStore, RunRecord
-from .variants import EXPERIMENTS, VARIANTS, VariantSpec, get_variant, variants_for
-from .user_variants import CheckReport, check_variants, parametrize_with_checks, variant
+from .settings import Settings
+from .variants import TAGS, VARIANTS, VariantSpec, experiments, get_variant, register_variant, variant, variants_for
 
 __version__ = "0.1.0"
 # TensorFlow minor versions the suite supports (one tox env each).
@@ -24,8 +26,9 @@ def train(spec, dataset, seed, config):
 
 
 __all__ = [
-    "DATASETS", "EXPERIMENTS", "FAST", "FULL", "SMOKE", "SUPPORTED_TF", "TIERS", "VARIANTS", "CheckReport", "ConfigError",
-    "DataError", "DataOptions", "Dataset", "KernelStats", "OverfitBenchError", "RecordStore", "RunRecord", "TrainConfig",
-    "VariantSpec", "check_variants", "get_config", "get_variant", "load_dataset", "load_raw", "parametrize_with_checks",
-    "prepare", "train", "variant", "variants_for",
+    "CHECKS", "DATASETS", "FAST", "FULL", "SMOKE", "SUPPORTED_TF", "TAGS", "TIERS", "VARIANTS", "Case", "CheckReport",
+    "CheckResult", "ConfigError", "DataError", "DataOptions", "Dataset", "DatasetDef", "KernelStats",
+    "OverfitBenchError", "RecordStore", "RunRecord", "Settings", "TrainConfig", "VariantSpec", "cases_for", "check",
+    "check_variants", "expected_failure", "experiments", "get_config", "get_variant", "load_dataset", "load_raw",
+    "parametrize_with_checks", "prepare", "register_dataset", "register_variant", "train", "variant", "variants_for",
 ]

@@ -1,10 +1,12 @@
-"""Property checks of training dynamics, as plain functions over run records (no pytest needed).
+"""Property checks of training dynamics, as plain functions over run records (no pytest needed), and their registry.
 
 Each check takes the records of one seed, keyed by role (e.g. ``run`` and ``baseline``), and
 returns a `CheckResult` with the measured numbers, the threshold and a message naming variant,
-dataset and seed. Which variants a check applies to is decided from the specs (tags, fields,
-`baseline`), never from names, so third-party variants get the same checks. Thresholds are data
-in `THRESHOLDS`; each was kept only at a value that passed on every one of 20 seeds (docs/properties.md).
+dataset and seed. `@check(binds=...)` registers it: the binder decides from the specs (tags,
+fields, `baseline`), never from names or architectures, which variants play its roles, so
+third-party variants get the same checks, and a third party can register a check of its own.
+Thresholds are data in `THRESHOLDS`; each was kept only at a value that passed on every one of 20
+seeds (docs/properties.md).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import numpy as np
 
 from .errors import ConfigError, invalid
 from .records import RunRecord
-from .variants import VariantSpec
+from .variants import VariantSpec, register_tag
 
 TAIL = 3  # "final" values are the mean of the last TAIL epochs: one epoch can sit in a trough
 # Gaps are averaged over more epochs: with 3, L2 on the real IMDB subset narrowed the gap on 19 of 20 seeds
@@ -33,6 +35,7 @@ THRESHOLDS: Mapping[str, float] = MappingProxyType({
     "lr_rises_ratio": 1.0,  # too-high lr: more epoch-to-epoch rises than the sane lr (strictly)
     "sane_lr_early_drop_share": 0.5,  # the first fifth of epochs gives >= half the total drop
     "learns_drop_ratio": 0.9,  # final training loss <= 0.9 x first-epoch training loss
+    "penalty_train_loss_ratio": 1.5,  # penalised training loss >= 1.5 x the baseline's (docs/properties.md)
     "regression_rtol": 1e-4,
 })
 
@@ -80,7 +83,7 @@ def hidden_kernels(r: RunRecord):
 
 
 def _name(r: RunRecord) -> str:
-    return f"{r.variant} on {r.dataset} ({r.data_source.split(':')[0]}), seed {r.seed}"
+    return f"{r.variant} on {r.dataset} ({r.data_kind}), seed {r.seed}"
 
 
 def slack(low: float, high: float) -> float:
@@ -99,8 +102,118 @@ def _result(check: str, passed: bool, measured: Mapping[str, float], threshold: 
                        tuple(r.run_id for r in runs), margin=float(margin))
 
 
+# --- registry and binding ---------------------------------------------------------------------
+
+Binder = Callable[[Mapping[str, VariantSpec]], list[dict[str, str]]]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    fn: Callable[..., CheckResult]
+    bind: Binder = field(repr=False)
+
+    @property
+    def description(self) -> str:
+        return (self.fn.__doc__ or "").strip().split("\n")[0] or self.fn.__name__
+
+
+_CHECKS: dict[str, Check] = {}
+CHECKS: Mapping[str, Check] = MappingProxyType(_CHECKS)  # name -> Check, in registration order
+
+
+def check(name: str | None = None, *, binds: Binder, tags: Mapping[str, str] | None = None) -> Callable:
+    """Register a check function `fn(**records by role) -> CheckResult`; returns `fn` unchanged.
+
+    `binds(specs)` lists the role -> variant name dicts it applies to (see `each`, `vs_baseline`,
+    `pair`); `tags` declares the variant tags it reads, with what each binds (they join `variants.TAGS`).
+    """
+    def register(fn: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
+        key = name or fn.__name__.removeprefix("check_")
+        old = _CHECKS.get(key)
+        if old is not None and (old.fn.__module__, old.fn.__qualname__) != (fn.__module__, fn.__qualname__):
+            raise ConfigError(f"Check name {key!r} is registered already, by {old.fn.__module__}.{old.fn.__qualname__}."
+                              " Choose another name.")
+        for tag, meaning in (tags or {}).items():
+            register_tag(tag, meaning)
+        _CHECKS[key] = Check(key, fn, binds)
+        return fn
+
+    return register
+
+
+def each(pred: Callable[[VariantSpec], bool]) -> Binder:
+    """One binding per variant matching `pred`, in the role ``run``."""
+    return lambda specs: [{"run": s.name} for s in specs.values() if pred(s)]
+
+
+def vs_baseline(pred: Callable[[VariantSpec], bool]) -> Binder:
+    """``run`` matching `pred` against its ``baseline`` (when the baseline is among the specs)."""
+    return lambda specs: [{"run": s.name, "baseline": s.baseline} for s in specs.values()
+                          if pred(s) and s.baseline in specs]
+
+
+def _find(specs, pred) -> str | None:
+    return next((s.name for s in specs.values() if pred(s)), None)
+
+
+def pair(**preds: Callable[[VariantSpec], bool]) -> Binder:
+    """One binding per dataset where every role finds a variant (the first that matches its predicate)."""
+    def bind(specs):
+        out = []
+        for ds in dict.fromkeys(s.dataset for s in specs.values()):
+            names = {role: _find(specs, lambda s, p=p: s.dataset == ds and p(s)) for role, p in preds.items()}
+            if all(names.values()):
+                out.append(names)
+        return out
+    return bind
+
+
+def _plain(s: VariantSpec) -> bool:
+    return not (s.shuffle_labels or s.early_stopping_patience is not None)
+
+
+# A user's builder cannot set model fields (dropout, regularizer, batchnorm): a tag of the same name stands in.
+def _penalty(kind: str) -> Callable[[VariantSpec], bool]:
+    return lambda s: s.regularizer == kind or kind in s.tags
+
+
+def _any_penalty(s: VariantSpec) -> bool:
+    return _penalty("l1")(s) or _penalty("l2")(s)
+
+
+def _batchnorm(s: VariantSpec) -> bool:
+    return s.batchnorm or "batchnorm" in s.tags
+
+
+def _scaled_init(s: VariantSpec) -> bool:
+    return s.init_scale != 1.0 or "init_scale" in s.tags
+
+
+def _batchnorm_and_init_scale(specs: Mapping[str, VariantSpec]) -> list[dict[str, str]]:
+    """A scaled-init BN model and its scaled plain baseline, with a BN model at the usual init and its baseline."""
+    out = []
+    for s in specs.values():
+        if not (_batchnorm(s) and _scaled_init(s) and s.baseline in specs):
+            continue
+        bn = _find(specs, lambda b: b.dataset == s.dataset and _batchnorm(b) and not _scaled_init(b)
+                   and b.baseline in specs)
+        if bn:
+            out.append({"bn": bn, "bn_scaled": s.name, "plain": specs[bn].baseline, "plain_scaled": s.baseline})
+    return out
+
+
+def _optimizer_pair(specs: Mapping[str, VariantSpec]) -> list[dict[str, str]]:
+    """An RMSprop model against its Adam baseline (neither with dropout)."""
+    return [{"rmsprop": s.name, "adam": s.baseline} for s in specs.values()
+            if s.optimizer == "rmsprop" and not s.dropout and s.baseline in specs
+            and specs[s.baseline].optimizer == "adam" and not specs[s.baseline].dropout]
+
+
 # --- the checks -------------------------------------------------------------------------------
 
+@check(binds=each(lambda s: "overparameterised" in s.tags and _plain(s)),
+       tags={"overparameterised": "val_loss_diverges; with a baseline: bigger_overfits_more"})
 def check_val_loss_diverges(run: RunRecord) -> CheckResult:
     val, train = run.curve(f"val_{_key(run)}"), run.curve(_key(run))
     best = int(np.argmin(val))
@@ -118,6 +231,7 @@ def check_val_loss_diverges(run: RunRecord) -> CheckResult:
     return _result("val_loss_diverges", ok, m, thr, [run], "validation loss rises after an early minimum", margin)
 
 
+@check(binds=vs_baseline(lambda s: "overparameterised" in s.tags and _plain(s)))
 def check_bigger_overfits_more(run: RunRecord, baseline: RunRecord) -> CheckResult:
     m = {"rise": rise(run), "baseline_rise": rise(baseline), "gap": gap(run), "baseline_gap": gap(baseline)}
     ok = m["rise"] > m["baseline_rise"] and m["gap"] > m["baseline_gap"]
@@ -126,17 +240,12 @@ def check_bigger_overfits_more(run: RunRecord, baseline: RunRecord) -> CheckResu
                    min(slack(m["baseline_rise"], m["rise"]), slack(m["baseline_gap"], m["gap"])))
 
 
+@check(binds=vs_baseline(lambda s: s.dropout > 0 or "dropout" in s.tags),
+       tags={"dropout": "with a baseline: dropout_narrows_gap"})
 def check_dropout_narrows_gap(run: RunRecord, baseline: RunRecord) -> CheckResult:
     m = {"gap": gap(run), "baseline_gap": gap(baseline)}
     return _result("dropout_narrows_gap", m["gap"] < m["baseline_gap"], m, "gap < baseline_gap", [run, baseline],
                    "dropout narrows the train/validation gap", slack(m["gap"], m["baseline_gap"]))
-
-
-def check_regularisation_narrows_gap(run: RunRecord, baseline: RunRecord) -> CheckResult:
-    m = {"gap": gap(run), "baseline_gap": gap(baseline)}
-    return _result("regularisation_narrows_gap", m["gap"] < m["baseline_gap"], m,
-                   "gap < baseline_gap (un-regularised loss)", [run, baseline],
-                   "the weight penalty narrows the train/validation gap", slack(m["gap"], m["baseline_gap"]))
 
 
 def _norm_check(name: str, norm: str, run: RunRecord, baseline: RunRecord) -> CheckResult:
@@ -147,14 +256,28 @@ def _norm_check(name: str, norm: str, run: RunRecord, baseline: RunRecord) -> Ch
                    slack(m[norm], m[f"baseline_{norm}"]))
 
 
+@check(binds=vs_baseline(_penalty("l1")),
+       tags={"l1": "with a baseline: l1_shrinks_weights, regularisation_narrows_gap, penalty_raises_train_loss; "
+                   "with an l2 variant: l1_sparser_than_l2"})
 def check_l1_shrinks_weights(run: RunRecord, baseline: RunRecord) -> CheckResult:
     return _norm_check("l1_shrinks_weights", "l1", run, baseline)
 
 
+@check(binds=vs_baseline(_penalty("l2")),
+       tags={"l2": "with a baseline: l2_shrinks_weights, regularisation_narrows_gap, penalty_raises_train_loss"})
 def check_l2_shrinks_weights(run: RunRecord, baseline: RunRecord) -> CheckResult:
     return _norm_check("l2_shrinks_weights", "l2", run, baseline)
 
 
+@check(binds=vs_baseline(_any_penalty))
+def check_regularisation_narrows_gap(run: RunRecord, baseline: RunRecord) -> CheckResult:
+    m = {"gap": gap(run), "baseline_gap": gap(baseline)}
+    return _result("regularisation_narrows_gap", m["gap"] < m["baseline_gap"], m,
+                   "gap < baseline_gap (un-regularised loss)", [run, baseline],
+                   "the weight penalty narrows the train/validation gap", slack(m["gap"], m["baseline_gap"]))
+
+
+@check(binds=pair(l1=_penalty("l1"), l2=_penalty("l2")))
 def check_l1_sparser_than_l2(l1: RunRecord, l2: RunRecord) -> CheckResult:
     def frac(r):
         ks = hidden_kernels(r)
@@ -166,6 +289,8 @@ def check_l1_sparser_than_l2(l1: RunRecord, l2: RunRecord) -> CheckResult:
                    slack(m["l2_near_zero"], m["l1_near_zero"]))
 
 
+@check(binds=vs_baseline(lambda s: _batchnorm(s) and not _scaled_init(s)),
+       tags={"batchnorm": "with a baseline: batchnorm_speeds_convergence (not together with init_scale)"})
 def check_batchnorm_speeds_convergence(run: RunRecord, baseline: RunRecord) -> CheckResult:
     m = {"train_loss": tail(run.curve(_key(run))), "baseline_train_loss": tail(baseline.curve(_key(baseline)))}
     return _result("batchnorm_speeds_convergence", m["train_loss"] < m["baseline_train_loss"], m,
@@ -173,6 +298,9 @@ def check_batchnorm_speeds_convergence(run: RunRecord, baseline: RunRecord) -> C
                    "BatchNormalization reaches a lower training loss", slack(m["train_loss"], m["baseline_train_loss"]))
 
 
+@check(binds=_batchnorm_and_init_scale,
+       tags={"init_scale": "a scaled-up initialisation; keeps batchnorm_speeds_convergence off; with batchnorm and a "
+                           "baseline: batchnorm_tames_init_scale"})
 def check_batchnorm_tames_init_scale(bn: RunRecord, bn_scaled: RunRecord, plain: RunRecord,
                                      plain_scaled: RunRecord) -> CheckResult:
     def shift(a, b):  # how far a x10 initial weight scale moves the final validation loss
@@ -185,6 +313,17 @@ def check_batchnorm_tames_init_scale(bn: RunRecord, bn_scaled: RunRecord, plain:
                    slack(m["bn_shift"], m["plain_shift"]))
 
 
+@check(binds=_optimizer_pair)
+def check_optimizers_both_learn(rmsprop: RunRecord, adam: RunRecord) -> CheckResult:
+    """RMSprop vs Adam: measured over 20 seeds, neither wins consistently; both must learn and beat chance."""
+    m = {"rmsprop_val_accuracy": tail(rmsprop.curve("val_accuracy")), "adam_val_accuracy": tail(adam.curve("val_accuracy"))}
+    ok = min(m.values()) > 0.5
+    return _result("optimizers_both_learn", ok, m, "val accuracy > 0.5 for both (chance is 0.1)", [rmsprop, adam],
+                   "RMSprop and Adam both train model_fn well past chance", slack(0.5, min(m.values())))
+
+
+@check(binds=vs_baseline(lambda s: "lr_too_high" in s.tags),
+       tags={"lr_too_high": "with a baseline: lr_too_high_is_jittery; keeps learns off"})
 def check_lr_too_high_is_jittery(run: RunRecord, baseline: RunRecord) -> CheckResult:
     def rises(r):
         return int(np.sum(np.diff(r.curve("val_loss")) > 0))
@@ -205,6 +344,7 @@ def check_lr_too_high_is_jittery(run: RunRecord, baseline: RunRecord) -> CheckRe
                    "a far too high learning rate gives a jittery validation curve", margin)
 
 
+@check(binds=each(lambda s: s.shuffle_labels))
 def check_memorises_random_labels(run: RunRecord) -> CheckResult:
     t = THRESHOLDS
     m = {"train_accuracy": max(run.curve("accuracy")), "val_accuracy": tail(run.curve("val_accuracy"))}
@@ -218,11 +358,12 @@ def check_memorises_random_labels(run: RunRecord) -> CheckResult:
                        slack(abs(m["val_accuracy"] - 0.5), t["random_labels_val_accuracy_margin"])))
 
 
+@check(binds=each(lambda s: s.early_stopping_patience is not None))
 def check_early_stopping_matches_min(run: RunRecord) -> CheckResult:
     val = run.curve("val_loss")
     best = int(np.argmin(val))
     patience = run.spec.early_stopping_patience
-    max_epochs = run.config.epochs_for(run.spec)
+    max_epochs = run.plan["epochs"]
     restored = run.evaluation.get("restored_val_loss", math.nan)
     m = {"min_epoch": best + 1, "stopped_epoch": len(val), "patience": patience, "min_val_loss": val[best],
          "restored_val_loss": restored}
@@ -243,6 +384,7 @@ def regression_reference(predictions: Sequence[float], targets: Sequence[float])
             "mape": float(100 * np.mean(np.abs(err) / np.maximum(np.abs(y), 1e-7)))}
 
 
+@check(binds=each(lambda s: s.task == "regression"))
 def check_regression_metrics(run: RunRecord) -> CheckResult:
     ref = regression_reference(run.predictions, run.targets)
     m = {**{k: run.evaluation[k] for k in ref}, **{f"numpy_{k}": v for k, v in ref.items()}}
@@ -253,6 +395,7 @@ def check_regression_metrics(run: RunRecord) -> CheckResult:
                    "RMSE, MAE and MAPE agree with numpy", 1 - worst / rtol)
 
 
+@check(binds=each(lambda s: not s.shuffle_labels and "lr_too_high" not in s.tags))
 def check_learns(run: RunRecord) -> CheckResult:
     train = run.curve(_key(run))
     m = {"first_train_loss": train[0], "final_train_loss": tail(train)}
@@ -262,96 +405,16 @@ def check_learns(run: RunRecord) -> CheckResult:
                    slack(m["final_train_loss"], ratio * m["first_train_loss"] + 1e-12))
 
 
-def check_optimizers_both_learn(rmsprop: RunRecord, adam: RunRecord) -> CheckResult:
-    """RMSprop vs Adam: measured over 20 seeds, neither wins consistently; both must learn and beat chance."""
-    m = {"rmsprop_val_accuracy": tail(rmsprop.curve("val_accuracy")), "adam_val_accuracy": tail(adam.curve("val_accuracy"))}
-    ok = min(m.values()) > 0.5
-    return _result("optimizers_both_learn", ok, m, "val accuracy > 0.5 for both (chance is 0.1)", [rmsprop, adam],
-                   "RMSprop and Adam both train model_fn well past chance", slack(0.5, min(m.values())))
-
-
-# --- registry and applicability ---------------------------------------------------------------
-
-Binder = Callable[[Mapping[str, VariantSpec]], list[dict[str, str]]]
-
-
-def _each(pred: Callable[[VariantSpec], bool]) -> Binder:
-    return lambda specs: [{"run": s.name} for s in specs.values() if pred(s)]
-
-
-def _vs_baseline(pred: Callable[[VariantSpec], bool]) -> Binder:
-    return lambda specs: [{"run": s.name, "baseline": s.baseline} for s in specs.values()
-                          if pred(s) and s.baseline in specs]
-
-
-def _find(specs, pred) -> str | None:
-    return next((s.name for s in specs.values() if pred(s)), None)
-
-
-def _pair(**preds: Callable[[VariantSpec], bool]) -> Binder:
-    """One binding per dataset where every role finds a variant."""
-    def bind(specs):
-        out = []
-        for ds in dict.fromkeys(s.dataset for s in specs.values()):
-            names = {role: _find(specs, lambda s, p=p: s.dataset == ds and p(s)) for role, p in preds.items()}
-            if all(names.values()):
-                out.append(names)
-        return out
-    return bind
-
-
-def _plain(s: VariantSpec) -> bool:
-    return not (s.shuffle_labels or s.early_stopping_patience is not None)
-
-
-# A user's builder cannot set model fields (dropout, regularizer, batchnorm): a tag of the same name stands in.
-def _penalty(kind: str) -> Callable[[VariantSpec], bool]:
-    return lambda s: s.regularizer == kind or kind in s.tags
-
-
-def _batchnorm_at_usual_init(s: VariantSpec) -> bool:
-    return (s.batchnorm or "batchnorm" in s.tags) and s.init_scale == 1.0 and "init_scale" not in s.tags
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    fn: Callable[..., CheckResult]
-    bind: Binder = field(repr=False)
-
-    @property
-    def description(self) -> str:
-        return (self.fn.__doc__ or "").strip() or self.fn.__name__
-
-
-CHECKS: Mapping[str, Check] = MappingProxyType({c.name: c for c in (
-    Check("val_loss_diverges", check_val_loss_diverges,
-          _each(lambda s: "overparameterised" in s.tags and _plain(s))),
-    Check("bigger_overfits_more", check_bigger_overfits_more,
-          _vs_baseline(lambda s: "overparameterised" in s.tags and _plain(s))),
-    Check("dropout_narrows_gap", check_dropout_narrows_gap,
-          _vs_baseline(lambda s: s.dropout > 0 or "dropout" in s.tags)),
-    Check("l1_shrinks_weights", check_l1_shrinks_weights, _vs_baseline(_penalty("l1"))),
-    Check("l2_shrinks_weights", check_l2_shrinks_weights, _vs_baseline(_penalty("l2"))),
-    Check("regularisation_narrows_gap", check_regularisation_narrows_gap,
-          _vs_baseline(lambda s: _penalty("l1")(s) or _penalty("l2")(s))),
-    Check("l1_sparser_than_l2", check_l1_sparser_than_l2, _pair(l1=_penalty("l1"), l2=_penalty("l2"))),
-    Check("batchnorm_speeds_convergence", check_batchnorm_speeds_convergence,
-          _vs_baseline(_batchnorm_at_usual_init)),
-    Check("batchnorm_tames_init_scale", check_batchnorm_tames_init_scale,
-          _pair(bn=lambda s: s.batchnorm and s.init_scale == 1.0, bn_scaled=lambda s: s.batchnorm and s.init_scale > 1,
-                plain=lambda s: "baseline" in s.tags and s.hidden == (128, 128) and s.flatten,
-                plain_scaled=lambda s: not s.batchnorm and s.init_scale > 1)),
-    Check("optimizers_both_learn", check_optimizers_both_learn,
-          _pair(rmsprop=lambda s: s.optimizer == "rmsprop" and not s.dropout,
-                adam=lambda s: s.optimizer == "adam" and s.hidden == (100,) and not s.dropout)),
-    Check("lr_too_high_is_jittery", check_lr_too_high_is_jittery, _vs_baseline(lambda s: "lr_too_high" in s.tags)),
-    Check("memorises_random_labels", check_memorises_random_labels, _each(lambda s: s.shuffle_labels)),
-    Check("early_stopping_matches_min", check_early_stopping_matches_min,
-          _each(lambda s: s.early_stopping_patience is not None)),
-    Check("regression_metrics", check_regression_metrics, _each(lambda s: s.task == "regression")),
-    Check("learns", check_learns, _each(lambda s: not s.shuffle_labels and "lr_too_high" not in s.tags)),
-)})
+@check(binds=vs_baseline(_any_penalty))
+def check_penalty_raises_train_loss(run: RunRecord, baseline: RunRecord) -> CheckResult:
+    """A weight penalty raises the un-regularised training loss above its baseline's: the price of the narrower gap."""
+    m = {"train_loss": tail(run.curve(_key(run)), GAP_WINDOW),
+         "baseline_train_loss": tail(baseline.curve(_key(baseline)), GAP_WINDOW)}
+    m["ratio"] = m["train_loss"] / max(m["baseline_train_loss"], 1e-12)
+    ratio = THRESHOLDS["penalty_train_loss_ratio"]
+    return _result("penalty_raises_train_loss", m["ratio"] >= ratio, m,
+                   f"train_loss >= {ratio} x baseline_train_loss (un-regularised, last {GAP_WINDOW} epochs)",
+                   [run, baseline], "the weight penalty costs training loss", slack(ratio, m["ratio"]))
 
 
 def get_check(name: str) -> Check:
@@ -393,18 +456,6 @@ def evaluate(binding: Binding, records: Mapping[str, RunRecord]) -> CheckResult:
                            f"cannot judge {binding.check.name}: training diverged in {who}",
                            tuple(r.run_id for r in runs.values()), skipped=True)
     return binding.check.fn(**runs)
-
-
-def evaluate_all(records: Sequence[RunRecord], checks: Iterable[str] | None = None) -> list[CheckResult]:
-    """Every applicable check on every seed present in `records` (grouped by seed and data source)."""
-    groups: dict[tuple, dict[str, RunRecord]] = {}
-    for r in records:
-        groups.setdefault((r.data_source.split(":")[0], r.seed), {})[r.variant] = r
-    results = []
-    for _, by_variant in sorted(groups.items()):
-        specs = {name: r.spec for name, r in by_variant.items()}
-        results += [evaluate(b, by_variant) for b in bindings(specs, checks)]
-    return results
 
 
 def summarise(results: Sequence[CheckResult]) -> list[tuple[str, int, int, int]]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import time
 from pathlib import Path
 
-from .config import TIERS, get_config, parse_seeds
-from .data import DATA_KINDS, DATASETS, FILES, DataOptions, check_dataset_name
-from .distribute import STRATEGIES
-from .errors import ConfigError, OverfitBenchError, invalid
-from .variants import EXPERIMENTS, VARIANTS
+from .config import TIERS
+from .datasets import DATA_KINDS, DATASETS, check_dataset_name
+from .errors import ConfigError, OverfitBenchError, invalid, positive_int
+from .strategies import STRATEGIES
+from .variants import VARIANTS, builtin_variants, experiments, get_variant
 
 
 def _datasets(text: str) -> tuple[str, ...]:
@@ -36,12 +37,16 @@ def _out_dir(text: str) -> Path:
 
 def _fits_per_process(text: str) -> int:
     try:
-        n = int(text)
-    except ValueError:
-        n = -1
-    if n < 0:
-        raise ConfigError(invalid("fits_per_process", text, "an integer >= 0 (0: train in this process)"))
-    return n
+        return positive_int("fits_per_process", int(text), minimum=0)
+    except (ValueError, ConfigError):
+        raise ConfigError(invalid("fits_per_process", text, "an integer >= 0 (0: train in this process)")) from None
+
+
+def _specs(datasets: tuple[str, ...], variants: str | None) -> list:
+    """The built-in variants of `datasets`, or the named variants (their baselines join when trained)."""
+    if variants:
+        return [get_variant(n.strip()) for n in variants.split(",") if n.strip()]
+    return [s for s in builtin_variants() if s.dataset in datasets]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--download", action="store_true", default=None,
                      help="allow keras.datasets to download the real datasets (or OVERFIT_DOWNLOAD=1)")
     run.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated subset of %(default)s")
+    run.add_argument("--variants", default=None,
+                     help="comma-separated variants to train (with the baselines they name) instead of every "
+                          "variant of --datasets; see `overfit-bench list`")
     run.add_argument("--tier", default="fast", help=f"one of {', '.join(TIERS)} (default %(default)s)")
     run.add_argument("--seeds", default="0", help="e.g. 0,1,2 or 0-2 (default %(default)s)")
     run.add_argument("--out", default="overfit-bench-out", help="output folder (default %(default)s)")
@@ -95,54 +103,84 @@ def cmd_bench_gate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .checks import evaluate_all
+    from .cases import run_records, selection
     from .records import RecordStore
     from .report import checks_markdown, checks_table, write_report
     from .runner import load_datasets, plan, run_jobs
+    from .settings import Settings
+    from .strategies import make_strategy, worker_out_dir
 
-    datasets, seeds, config = _datasets(args.datasets), parse_seeds(args.seeds), get_config(args.tier)
+    clock = _Clock()
+    datasets = _datasets(args.datasets)
     fits_per_process = _fits_per_process(args.fits_per_process)
-    if args.deterministic:
-        config = dataclasses.replace(config, deterministic=True)
-    from .distribute import make_strategy, worker_out_dir
-
+    chosen, specs = selection(_specs(datasets, args.variants))
+    settings = Settings.resolve(tier=args.tier, seeds=args.seeds, data_dir=args.data_dir, download=args.download,
+                                cache_dir=Path(args.out).expanduser() / "records", retrain=args.retrain)
+    config = dataclasses.replace(settings.config, deterministic=True) if args.deterministic else settings.config
     strategy = make_strategy(args.strategy)  # before any TF op: multi-worker and logical CPUs need that
     out = _out_dir(args.out)
     if args.strategy == "multiworker":
         out = _out_dir(str(worker_out_dir(out)))
-    options = DataOptions.from_env(kind=args.data, data_dir=args.data_dir, download=args.download)
-    loaded = load_datasets(datasets, options)
+    loaded = load_datasets(dict.fromkeys(s.dataset for s in specs.values()), settings.data_options(args.data))
     for d in loaded.values():
         print(f"{d.name}: {d.source} (sha256 {d.sha256[:12]}…), train {d.x_train.shape}, val {d.x_val.shape}",
               file=sys.stderr)
+    clock.lap("data")
     # Every worker of a cluster must run every fit: a record cached on one worker only would leave the others waiting.
-    records = run_jobs(plan(datasets, seeds), loaded, config, RecordStore(out / "records"),
-                       retrain=args.retrain or args.strategy == "multiworker", fits_per_process=fits_per_process,
+    records = run_jobs(plan(specs.values(), settings.seeds), loaded, config, RecordStore(out / "records"),
+                       retrain=settings.retrain or args.strategy == "multiworker", fits_per_process=fits_per_process,
                        strategy=strategy)
-    results = [] if args.no_checks else evaluate_all(records)
-    report = write_report(records, out, checks_section=checks_markdown(results))
-    for line in checks_table(results):
+    clock.lap("training")
+    report = []
+    if not args.no_checks:
+        report, _ = run_records(records)
+    clock.lap("checks")
+    path = write_report(records, out, checks_section=checks_markdown(report))
+    clock.lap("report")
+    for line in checks_table(report):
         print(line)
-    print(f"wrote {len(records)} records to {out / 'records'}, report {report}")
-    return 1 if any(not r.passed for r in results) else 0
+    print(f"wrote {len(records)} records to {out / 'records'}, report {path}")
+    print(clock.summary(records))
+    return 1 if getattr(report, "unexpected", None) else 0
+
+
+class _Clock:
+    """Where a run's time went: laps of wall time, and each variant's training time from its records."""
+
+    def __init__(self):
+        self.start = self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name], self.last = now - self.last, now
+
+    def summary(self, records) -> str:
+        total = time.perf_counter() - self.start
+        per_variant: dict[str, float] = {}
+        for r in records:
+            per_variant[r.variant] = per_variant.get(r.variant, 0.0) + r.wall_time_s
+        top = sorted(per_variant.items(), key=lambda kv: -kv[1])[:5]
+        laps = ", ".join(f"{k} {v:.1f}s" for k, v in self.laps.items())
+        fits = ", ".join(f"{k} {v:.1f}s" for k, v in top)
+        return (f"time: {total:.1f}s in all ({laps}); fit time of the records (cached ones as first trained), "
+                f"longest: {fits or 'none'}")
 
 
 def cmd_list(args) -> int:
-    print("variants:")
-    for spec in VARIANTS.values():
-        print(f"  {spec.name:<13} {spec.dataset:<14} {spec.description}")
-    print("experiments:")
-    for name, variants in EXPERIMENTS.items():
-        print(f"  {name:<13} {', '.join(variants)}")
     from .checks import CHECKS, bindings
+    from .datasets import get_dataset
 
-    print("checks:")
-    for name in CHECKS:
-        applied = ", ".join(b.label for b in bindings(VARIANTS, [name]))
-        print(f"  {name:<29} {applied}")
-    print("datasets:")
-    for name in DATASETS:
-        print(f"  {name:<13} files: {', '.join(FILES[name])}")
+    def table(title: str, rows: list[tuple[str, ...]]) -> None:
+        print(f"{title}:")
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)] if rows else []
+        for r in rows:
+            print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+
+    table("variants", [(s.name, s.dataset, s.description) for s in VARIANTS.values()])
+    table("experiments", [(name, ", ".join(v)) for name, v in experiments().items()])
+    table("checks", [(name, ", ".join(b.label for b in bindings(VARIANTS, [name])) or "-") for name in CHECKS])
+    table("datasets", [(name, "files: " + ", ".join(get_dataset(name).files)) for name in DATASETS])
     return 0
 
 

@@ -1,4 +1,8 @@
-"""Training configurations as frozen dataclasses; presets derive from `FULL` by `replace`."""
+"""How the variants train: tiers as frozen TrainConfig presets, and seed parsing.
+
+How long each variant trains is part of its spec (`VariantSpec.epochs`) or, where it sets none,
+of its dataset (`DatasetDef.epochs`); a config names the tier and the options of `model.fit`.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -8,26 +12,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
-from .errors import ConfigError, invalid
-from .variants import VariantSpec
-
-Pairs = tuple[tuple[str, int], ...]
-
-
-def _lookup(pairs: tuple, spec: VariantSpec, default=None):
-    """Value for the variant's name if present, else for its dataset, else `default`."""
-    table = dict(pairs)
-    return table.get(spec.name, table.get(spec.dataset, default))
+from .errors import ConfigError, invalid, positive_int
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How long and on how much data each variant trains. Keys are variant or dataset names."""
+    """A tier and the training options shared by every variant."""
 
     tier: str
-    epochs: Pairs
-    max_train_samples: Pairs = ()  # absent: all samples
-    validation_split: tuple[tuple[str, float], ...] = ()  # absent: validate on the dataset's held-out part
     deterministic: bool = False  # tf op determinism (process-wide once enabled)
     # Speed options (README: Benchmarks). jit_compile None: Keras' default, XLA off on CPU; Keras 3 ignores True
     # once op determinism is on.
@@ -37,28 +29,7 @@ class TrainConfig:
     def __post_init__(self):
         if self.jit_compile not in (None, True, False):
             raise ConfigError(invalid("jit_compile", self.jit_compile, "None, True or False"))
-        n = self.steps_per_execution
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ConfigError(invalid("steps_per_execution", n, "a positive integer"))
-        for key, n in self.epochs:
-            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise ConfigError(invalid(f"epochs[{key!r}]", n, "a positive integer"))
-        for key, n in self.max_train_samples:
-            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise ConfigError(invalid(f"max_train_samples[{key!r}]", n, "a positive integer"))
-
-    def epochs_for(self, spec: VariantSpec) -> int:
-        n = _lookup(self.epochs, spec)
-        if n is None:
-            raise ConfigError(f"Config tier {self.tier!r} sets no epochs for variant {spec.name!r} "
-                              f"or dataset {spec.dataset!r}. Add one to `epochs`.")
-        return n
-
-    def max_samples_for(self, spec: VariantSpec) -> int | None:
-        return _lookup(self.max_train_samples, spec)
-
-    def validation_split_for(self, spec: VariantSpec) -> float | None:
-        return _lookup(self.validation_split, spec)
+        positive_int("steps_per_execution", self.steps_per_execution)
 
     def compile_kwargs(self) -> dict:
         """The speed options as `model.compile` arguments (Keras 2 and 3)."""
@@ -70,53 +41,37 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "TrainConfig":
-        d = dict(d)
-        for key in ("epochs", "max_train_samples", "validation_split"):
-            d[key] = tuple(tuple(p) for p in d.get(key, ()))
         return cls(**d)
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
-FULL = TrainConfig(
-    tier="full",
-    epochs=(("basic", 20), ("overfit", 300), ("reg_base", 100), ("l1", 100), ("l2", 100), ("dropout", 100),
-            ("overfit_random_labels", 100), ("overfit_early_stop", 300), ("fashion_mnist", 20), ("boston", 50)),
-    # Memorising shuffled labels is shown on 1,000 reviews: the point is capacity, not data size.
-    max_train_samples=(("overfit_random_labels", 1000),),
-    validation_split=(("boston", 0.2),),
-    steps_per_execution=32,  # identical histories, fewer Python round trips (README: Benchmarks)
-)
-FAST = dataclasses.replace(
-    FULL,
-    tier="fast",
-    epochs=(("basic", 20), ("overfit", 50), ("reg_base", 40), ("l1", 40), ("l2", 40), ("dropout", 40),
-            ("overfit_random_labels", 30), ("overfit_early_stop", 60), ("fashion_mnist", 20), ("boston", 50)),
-)
-SMOKE = dataclasses.replace(  # seconds: for plumbing tests and benchmark smoke runs, not for properties
-    FULL,
-    tier="smoke",
-    epochs=(("imdb", 2), ("fashion_mnist", 2), ("boston", 3)),
-    max_train_samples=(("imdb", 1000), ("fashion_mnist", 300)),
-)
+# steps_per_execution=32: identical histories, fewer Python round trips (README: Benchmarks)
+FULL = TrainConfig(tier="full", steps_per_execution=32)  # the course's own epochs
+FAST = dataclasses.replace(FULL, tier="fast")  # fewer epochs where the course trains long (specs say how many)
+SMOKE = dataclasses.replace(FULL, tier="smoke")  # seconds: for plumbing tests and benchmark smoke runs
 TIERS: Mapping[str, TrainConfig] = MappingProxyType({"fast": FAST, "full": FULL, "smoke": SMOKE})
 
 
 def get_config(tier: str) -> TrainConfig:
     try:
         return TIERS[tier]
-    except KeyError:
+    except (KeyError, TypeError):
         raise ConfigError(invalid("tier", tier, f"one of {', '.join(TIERS)}")) from None
 
 
 MAX_SEEDS = 10_000  # each seed trains every variant; more is a typo such as '0-99999'
 
 
-def parse_seeds(text: str) -> tuple[int, ...]:
-    """'0,1,2', '0-2' or a mix such as '0-2,7' to a tuple of distinct non-negative seeds, in order."""
+def parse_seeds(text) -> tuple[int, ...]:
+    """'0,1,2', '0-2' or a mix such as '0-2,7' (or an int, or a sequence of ints) to distinct seeds, in order."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        text = str(text)
+    elif not isinstance(text, str):
+        text = ",".join(str(s) for s in text)
     seeds: dict[int, None] = {}  # ordered and de-duplicated in O(n)
-    for part in str(text).split(","):
+    for part in text.split(","):
         part = part.strip()
         lo, sep, hi = part.partition("-")
         try:

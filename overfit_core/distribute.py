@@ -1,8 +1,5 @@
-"""Scale-out on `tf.distribute`: strategies for `training.train`, and one-machine clusters to test and time them.
+"""One-machine clusters to test and time the `tf.distribute` strategies of `overfit_core.strategies`.
 
-- `make_strategy("default" | "mirrored" | "multiworker")`: what ``overfit-bench run --strategy`` uses.
-  "mirrored" replicates over every GPU, or, without GPUs, over logical CPU devices (`split_cpu`),
-  which exercises the same code path. "multiworker" reads the cluster from TF_CONFIG.
 - ``python -m overfit_core.distribute compare``: trains the same variants with the default strategy,
   MirroredStrategy over two logical CPUs, and MultiWorkerMirroredStrategy with one and with two
   worker processes on 127.0.0.1; prints whether the checks still hold and throughput ratios.
@@ -24,86 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from .errors import ConfigError, invalid
+from .errors import ConfigError
+from .strategies import STRATEGIES, describe, make_strategy
 
-STRATEGIES = ("default", "mirrored", "multiworker")
 COMPARE_VARIANTS = ("l1", "reg_base")
 COMPARE_CHECKS = ("learns", "l1_shrinks_weights")
-
-
-def split_cpu(n: int) -> None:
-    """Expose the CPU as `n` logical devices. Only possible before TensorFlow initialises its devices."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ConfigError(invalid("cpu_replicas", n, "a positive integer"))
-    from .compat import tf
-
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    try:
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
-    except RuntimeError:
-        if len(tf.config.list_logical_devices("CPU")) != n:
-            raise ConfigError(f"Cannot split the CPU into {n} logical devices: TensorFlow has initialised its devices "
-                              "in this process already. Create the strategy first thing in a fresh process.") from None
-
-
-def cluster_task() -> tuple[list[str], int] | None:
-    """(worker addresses, this worker's index) from TF_CONFIG, or None when it is unset."""
-    text = os.environ.get("TF_CONFIG")
-    if not text:
-        return None
-    try:
-        conf = json.loads(text)
-        workers = list(conf["cluster"]["worker"])
-        index = int(conf["task"]["index"]) if conf["task"]["type"] == "worker" else 0
-    except (ValueError, KeyError, TypeError):
-        raise ConfigError(invalid("TF_CONFIG", text, 'JSON such as {"cluster": {"worker": ["host1:port", '
-                                  '"host2:port"]}, "task": {"type": "worker", "index": 0}}')) from None
-    return workers, index
-
-
-def make_strategy(name: str, *, cpu_replicas: int = 2):
-    """A `tf.distribute.Strategy` for `train(..., strategy=)`; None for "default" (train as always).
-
-    Call it first in the process: MultiWorkerMirroredStrategy and logical CPU devices both need
-    TensorFlow's runtime not yet started.
-    """
-    if name not in STRATEGIES:
-        raise ConfigError(invalid("strategy", name, f"one of {', '.join(STRATEGIES)}"))
-    if name == "default":
-        return None
-    if name == "multiworker":
-        if cluster_task() is None:
-            raise ConfigError("--strategy multiworker needs TF_CONFIG naming the cluster and this worker, e.g. "
-                              'TF_CONFIG=\'{"cluster": {"worker": ["10.0.0.1:12345", "10.0.0.2:12345"]}, '
-                              '"task": {"type": "worker", "index": 0}}\' on the first machine, index 1 on the second.')
-        from .compat import multiworker_fit_problem, tf
-
-        problem = multiworker_fit_problem()
-        if problem:
-            raise ConfigError(problem)
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    from .compat import tf
-
-    if tf.config.list_physical_devices("GPU"):
-        return tf.distribute.MirroredStrategy()
-    split_cpu(cpu_replicas)
-    return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(cpu_replicas)])
-
-
-def describe(strategy) -> str:
-    """'MirroredStrategy x2': the public name and the number of replicas that train in sync."""
-    from .compat import tf
-
-    # tf.distribute.MultiWorkerMirroredStrategy is a CollectiveAllReduceStrategy underneath
-    public = ("MultiWorkerMirroredStrategy", "MirroredStrategy", "OneDeviceStrategy")
-    name = next((n for n in public if isinstance(strategy, getattr(tf.distribute, n))), type(strategy).__name__)
-    return f"{name} x{strategy.num_replicas_in_sync}"
-
-
-def worker_out_dir(out: Path) -> Path:
-    """Where this process writes: `out` itself, or `out/worker<i>` for multi-worker workers after the first."""
-    task = cluster_task()
-    return out if task is None or task[1] == 0 else out / f"worker{task[1]}"
 
 
 def free_ports(n: int) -> list[int]:
@@ -146,25 +68,26 @@ def run_worker(strategy_name: str, *, variants: Sequence[str] = COMPARE_VARIANTS
     import dataclasses
 
     strategy = make_strategy(strategy_name, cpu_replicas=cpu_replicas)
-    from .checks import bindings, evaluate
-    from .config import SMOKE
-    from .data import DataOptions, load_dataset
+    from .cases import cases_for, evaluate_case
+    from .config import FAST
+    from .datasets import DataOptions, load_dataset
     from .training import train
     from .variants import get_variant
 
-    config = dataclasses.replace(SMOKE, epochs=(("imdb", epochs),),
-                                 max_train_samples=(("imdb", samples),) if samples else ())
     dataset = load_dataset("imdb", DataOptions(kind="synthetic"))
+    # the fast tier caps no IMDB samples: all 2,500 synthetic reviews unless `samples` says otherwise
+    specs = [dataclasses.replace(get_variant(name), epochs=(("*", epochs),), max_train_samples=samples)
+             for name in variants]
     records, steady_samples, steady_seconds = {}, 0, 0.0
-    for name in variants:
+    for spec in specs:
         timer = _epoch_timer()
-        record = train(get_variant(name), dataset, seed, config, callbacks=[timer], strategy=strategy)
-        records[name] = record
+        record = train(spec, dataset, seed, FAST, callbacks=[timer], strategy=strategy)
+        records[spec.name] = record
         steady = timer.seconds[1:] or timer.seconds  # the first epoch traces the step functions
         steady_samples += record.n_train * len(steady)
         steady_seconds += sum(steady)
-    specs = {name: r.spec for name, r in records.items()}
-    results = [(b.label, evaluate(b, records)) for b in bindings(specs, checks)]
+    results = [(case.label, evaluate_case(case, records))
+               for case in cases_for(specs, seeds=[seed], kinds=["synthetic"], checks=checks)]
     return {"strategy": describe(strategy) if strategy is not None else "default x1",
             "keras": records[variants[0]].versions["keras"],
             "samples_per_s": steady_samples / steady_seconds if steady_seconds else 0.0,

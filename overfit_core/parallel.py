@@ -1,8 +1,7 @@
-"""Several processes on one machine: record locks, TF threads per process, recycled training processes.
+"""Several processes on one machine: TF threads per process and recycled training processes.
 
-- `record_lock`: a file lock per record, so that processes sharing one record cache (``pytest -n 2``,
-  two ``overfit-bench run`` on one ``--out``) train each record once. Writes are atomic already
-  (`records.atomic_write_text`); the lock only stops the duplicate work.
+(Processes sharing one record cache train each record once through `RecordStore.lock`.)
+
 - `limit_tf_threads` / `configure_xdist_worker`: TensorFlow sizes its thread pools for the whole
   machine, so two processes on 2 cores oversubscribe it (issue 6 measured 8k samples/s each, below
   one process alone at 23k; with one intra- and one inter-op thread each, 16k each). Must run
@@ -22,36 +21,9 @@ import sys
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 from typing import Callable, Iterator
 
-from .errors import ConfigError, invalid
-
-# --- one record, one trainer ------------------------------------------------------------------
-
-def lock_path(record_path: Path | str) -> Path:
-    """`.<record file name>.lock` beside the record (hidden, so never taken for a record)."""
-    record_path = Path(record_path)
-    return record_path.with_name(f".{record_path.name}.lock")
-
-
-@contextlib.contextmanager
-def record_lock(record_path: Path | str | None) -> Iterator[None]:
-    """Hold an exclusive cross-process lock for one record file; a no-op for `None` (no store).
-
-    Blocks while another process trains the same record. The OS releases the lock when its holder
-    dies, so a killed run never leaves the cache locked.
-    """
-    if record_path is None:
-        yield
-        return
-    from filelock import FileLock
-
-    path = lock_path(record_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path)):
-        yield
-
+from .errors import positive_int
 
 # --- TensorFlow threads -----------------------------------------------------------------------
 
@@ -69,9 +41,8 @@ def limit_tf_threads(intra: int, inter: int | None = None) -> bool:
     by child processes) and, if TensorFlow is already imported, `tf.config.threading` as well.
     """
     inter = intra if inter is None else inter
-    for name, n in (("intra", intra), ("inter", inter)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ConfigError(invalid(f"{name}_op_threads", n, "a positive integer"))
+    positive_int("intra_op_threads", intra)
+    positive_int("inter_op_threads", inter)
     os.environ["TF_NUM_INTRAOP_THREADS"], os.environ["TF_NUM_INTEROP_THREADS"] = str(intra), str(inter)
     tf = sys.modules.get("tensorflow")
     if tf is None:
@@ -86,29 +57,20 @@ def limit_tf_threads(intra: int, inter: int | None = None) -> bool:
     return True
 
 
-def xdist_threads(environ=os.environ) -> int | None:
-    """Threads per TF pool for this pytest-xdist worker (cores // workers, at least 1); None outside xdist.
-
-    `OVERFIT_TF_THREADS=N` overrides the computed number.
-    """
+def xdist_threads(environ=os.environ, override: int | None = None) -> int | None:
+    """Threads per TF pool for this pytest-xdist worker: `override` (`Settings.tf_threads`, from
+    OVERFIT_TF_THREADS), else cores // workers, at least 1; None outside xdist."""
     if not environ.get("PYTEST_XDIST_WORKER"):
         return None
-    override = environ.get("OVERFIT_TF_THREADS")
-    if override:
-        try:
-            n = int(override)
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise ConfigError(invalid("OVERFIT_TF_THREADS", override, "a positive integer"))
-        return n
+    if override is not None:
+        return positive_int("tf_threads", override)
     workers = int(environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
     return max(1, available_cores() // max(1, workers))
 
 
-def configure_xdist_worker() -> int | None:
-    """In a pytest-xdist worker, limit TF threads to this worker's share of the cores (call early)."""
-    threads = xdist_threads()
+def configure_xdist_worker(override: int | None = None) -> int | None:
+    """In a pytest-xdist worker, limit TF threads to its share of the cores (call before TF starts)."""
+    threads = xdist_threads(override=override)
     if threads is not None:
         limit_tf_threads(threads)
     return threads
@@ -139,16 +101,14 @@ class RecyclingTrainer:
     """
 
     def __init__(self, fits_per_process: int):
-        if isinstance(fits_per_process, bool) or not isinstance(fits_per_process, int) or fits_per_process < 1:
-            raise ConfigError(invalid("fits_per_process", fits_per_process, "a positive integer"))
-        self.fits_per_process = fits_per_process
+        self.fits_per_process = positive_int("fits_per_process", fits_per_process)
         self.pids: list[int] = []
         self._executor: ProcessPoolExecutor | None = None
         self._fits = 0
 
     def __call__(self, spec, dataset, seed, config, store, *, retrain: bool = False):
         from .records import RunRecord, run_id
-        from .training import _check_seed, record_key
+        from .training import check_seed, record_key
 
         if getattr(spec, "builder", ""):  # a user's @variant builder is registered in this process only
             from .training import train_cached
@@ -156,7 +116,7 @@ class RecyclingTrainer:
             return train_cached(spec, dataset, seed, config, store, retrain=retrain)
         name = run_id(spec.name, dataset.name, seed, config.tier)
         if store is not None and not retrain:
-            cached = store.load(name, record_key(spec, dataset, _check_seed(seed), config))
+            cached = store.load(name, record_key(spec, dataset, check_seed(seed), config))
             if cached is not None:
                 return cached, True
         if self._executor is None or self._fits >= self.fits_per_process:
@@ -205,8 +165,7 @@ def recycled_trainer(fits_per_process: int, n_jobs: int) -> Iterator[Callable]:
     else a `RecyclingTrainer`, stopped on exit (at once when interrupted)."""
     from .training import train_cached
 
-    if isinstance(fits_per_process, bool) or not isinstance(fits_per_process, int) or fits_per_process < 0:
-        raise ConfigError(invalid("fits_per_process", fits_per_process, "an integer >= 0 (0: train in this process)"))
+    positive_int("fits_per_process", fits_per_process, minimum=0)
     if fits_per_process == 0 or n_jobs <= fits_per_process:
         yield train_cached
         return

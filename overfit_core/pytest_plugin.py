@@ -1,20 +1,26 @@
 """The overfit-bench pytest plugin, registered through the ``pytest11`` entry point ``overfit_bench``.
 
 A repository with overfit-bench installed gets the options --tier, --seeds, --data-dir, --cache-dir
-and --retrain; the markers ``training``, ``real_data`` and ``check(name)``; the fixtures ``suite``
-and ``real_data_dir``; a report header that says how to reproduce a run; and, at the end, how many
-checks ran per variant. Loading it does not import TensorFlow.
+and --retrain (resolved once, with the OVERFIT_* variables, into one `Settings`); the markers
+``training``, ``real_data`` and ``overfit_checks`` (what `parametrize_with_checks` returns, expanded
+here into one case per check, variants, data kind and seed); the fixtures ``suite``,
+``overfit_settings`` and ``real_data_dir``; a report header that says how to reproduce a run; and, at
+the end, how many checks ran per variant. Loading it does not import TensorFlow.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-ENABLE_REAL = ("set OVERFIT_DATA_DIR=DIR (or pass --data-dir DIR) to a folder holding imdb_subset.npz, "
-               "fashion_mnist_subset.npz and boston.csv, or OVERFIT_DOWNLOAD=1 to fetch them with keras.datasets")
 CASE_PROPERTY = "overfit_bench_case"  # user_properties entry: travels with reports from pytest-xdist workers
+SETTINGS = pytest.StashKey["Settings"]()
+
+
+def _enable_real() -> str:
+    from .datasets import enable_real_text
+
+    return enable_real_text()
 
 
 def pytest_addoption(parser):
@@ -29,92 +35,63 @@ def pytest_addoption(parser):
                     "~/.cache/overfit-bench/records)")
 
 
-def _set_env(config, name: str, value: str) -> None:
-    """Set for this session only (pytester runs many sessions in one process)."""
-    old = os.environ.get(name)
-    os.environ[name] = value
-    config.add_cleanup(lambda: os.environ.__setitem__(name, old) if old is not None else os.environ.pop(name, None))
-
-
 def pytest_configure(config):
-    config.addinivalue_line("markers", "real_data: needs the real datasets (" + ENABLE_REAL + ")")
+    config.addinivalue_line("markers", "real_data: needs the real datasets (" + _enable_real() + ")")
     config.addinivalue_line("markers", "training: trains Keras models (seconds to minutes)")
-    config.addinivalue_line("markers", "check(name): a property test of the named check; parametrised over "
-                            "its variants, the data kinds and the seeds")
-    from .config import get_config, parse_seeds
+    config.addinivalue_line("markers", "overfit_checks(variants, expected_failures, seeds, kinds): parametrise `case` "
+                            "over every check that applies to the variants (see overfit_core.parametrize_with_checks)")
     from .errors import ConfigError
+    from .parallel import configure_xdist_worker
+    from .settings import Settings
 
     try:
-        get_config(_tier(config))
-        parse_seeds(_seeds_text(config))
+        settings = Settings.resolve(tier=config.getoption("--tier"), seeds=config.getoption("--seeds"),
+                                    data_dir=config.getoption("--data-dir"), cache_dir=config.getoption("--cache-dir"),
+                                    retrain=config.getoption("--retrain"))
     except ConfigError as e:
         raise pytest.UsageError(str(e)) from None
-    data_dir = config.getoption("--data-dir")
-    if data_dir:
-        _set_env(config, "OVERFIT_DATA_DIR", str(Path(data_dir).resolve()))
-    if config.getoption("--seeds"):  # parametrize_with_checks runs at import, before any fixture: it reads this
-        _set_env(config, "OVERFIT_SEEDS", config.getoption("--seeds"))
-    from .parallel import configure_xdist_worker
-
-    configure_xdist_worker()  # pytest -n N: cores // N TF threads per worker, set before TF starts
-    config.pluginmanager.register(_CheckCounter(config), "overfit_bench_check_counter")
+    config.stash[SETTINGS] = settings
+    configure_xdist_worker(settings.tf_threads)  # pytest -n N: cores // N TF threads per worker, set before TF starts
+    config.pluginmanager.register(_CheckCounter(settings), "overfit_bench_check_counter")
 
 
-def _seeds_text(config) -> str:
-    return config.getoption("--seeds") or os.environ.get("OVERFIT_SEEDS") or "0-2"
-
-
-def _seeds(config) -> tuple[int, ...]:
-    from .config import parse_seeds
-
-    return parse_seeds(_seeds_text(config))
-
-
-def _tier(config) -> str:
-    return config.getoption("--tier") or os.environ.get("OVERFIT_TIER") or "fast"
-
-
-def _cache_dir(config) -> Path:
-    from .records import default_cache_dir
-
-    value = config.getoption("--cache-dir")
-    return Path(value).expanduser() if value else default_cache_dir()
+def settings_of(config) -> "Settings":
+    return config.stash[SETTINGS]
 
 
 def pytest_report_header(config):
-    seeds = _seeds(config)
-    return (f"overfit-bench: tier {_tier(config)}, seeds {','.join(map(str, seeds))} (reproduce one with "
-            f"--seeds N or OVERFIT_SEEDS=N), real data {os.environ.get('OVERFIT_DATA_DIR') or 'off'}, "
-            f"record cache {_cache_dir(config)}")
+    s = settings_of(config)
+    return (f"overfit-bench: tier {s.tier}, seeds {','.join(map(str, s.seeds))} (reproduce one with "
+            f"--seeds N or OVERFIT_SEEDS=N), real data {s.data_dir or ('download' if s.download else 'off')}, "
+            f"record cache {s.cache_dir}")
 
 
 def pytest_generate_tests(metafunc):
-    marker = metafunc.definition.get_closest_marker("check")
-    if marker is None or "case" not in metafunc.fixturenames:
+    marker = metafunc.definition.get_closest_marker("overfit_checks")
+    if marker is None:
         return
-    from .known_failures import installed_tf_version, known_failure
-    from .suite import cases
+    if "case" not in metafunc.fixturenames:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid} uses parametrize_with_checks but takes no `case` "
+                                "argument. Expected: def test_...(case, suite).")
+    from .cases import cases_for, check_expected_failures, expected_failure
 
-    if len(marker.args) != 1:
-        raise pytest.UsageError(f"Invalid value received for `@pytest.mark.check`. Expected one check name. "
-                                f"Received: args={marker.args!r} on {metafunc.definition.nodeid}.")
-    check = marker.args[0]
-    tf_version = installed_tf_version()
-    reason = known_failure(check, tf_version) if tf_version else None
-    known = () if reason is None else (pytest.mark.xfail(strict=True, reason=f"known failure on this TensorFlow: {reason}"),)
-    metafunc.parametrize("case", [pytest.param(c, id=c.id, marks=known or uncalibrated_marks(c))
-                                  for c in cases(check, _seeds(metafunc.config))])
-
-
-def uncalibrated_marks(case) -> tuple:
-    from .suite import not_calibrated
-
-    reason = not_calibrated(case)
-    return () if reason is None else (pytest.mark.xfail(strict=False, reason=reason),)
+    kw = marker.kwargs
+    seeds = kw.get("seeds")
+    cases = cases_for(kw["variants"], seeds=settings_of(metafunc.config).seeds if seeds is None else seeds,
+                      kinds=kw["kinds"], checks=kw.get("checks"))
+    expected = check_expected_failures(kw.get("expected_failures"), cases)
+    params = []
+    for case in cases:
+        marks = [pytest.mark.training]
+        expectation = expected_failure(case, expected)
+        if expectation is not None:
+            marks.append(pytest.mark.xfail(strict=expectation[1], reason=expectation[0]))
+        params.append(pytest.param(case, marks=marks, id=case.id))
+    metafunc.parametrize("case", params)
 
 
 def _case_of(item):
-    from .suite import Case
+    from .cases import Case
 
     case = getattr(getattr(item, "callspec", None), "params", {}).get("case")
     return case if isinstance(case, Case) else None
@@ -126,13 +103,13 @@ def pytest_collection_modifyitems(config, items):
         case = _case_of(item) if "case" in getattr(item, "fixturenames", ()) else None
         if case is None:
             continue
-        item.user_properties.append((CASE_PROPERTY, {"check": case.binding.check.name,
-                                                     "variants": list(case.binding.variants)}))
+        item.user_properties.append((CASE_PROPERTY, {"check": case.check, "variants": list(case.variants)}))
         if grouped:  # with --dist loadgroup, one worker trains all records of one dataset, kind and seed
             item.add_marker(pytest.mark.xdist_group(f"{case.dataset}-{case.kind}-seed{case.seed}"))
 
 
 def _outcome(report) -> str | None:
+    """A pytest report as a case outcome (`cases.OUTCOMES`, or 'skipped'/'error'); None: not the case's verdict."""
     if report.when == "call":
         if hasattr(report, "wasxfail"):
             return "xpassed" if report.passed else "xfailed"
@@ -147,8 +124,8 @@ def _outcome(report) -> str | None:
 class _CheckCounter:
     """Counts property cases by variant and outcome (on the pytest-xdist controller too)."""
 
-    def __init__(self, config):
-        self.config, self.tally = config, None
+    def __init__(self, settings):
+        self.settings, self.tally = settings, None
 
     def pytest_runtest_logreport(self, report):
         info = dict(tuple(p) for p in report.user_properties).get(CASE_PROPERTY)
@@ -156,7 +133,7 @@ class _CheckCounter:
         if outcome is None:
             return
         if self.tally is None:
-            from .user_variants import Tally
+            from .cases import Tally
 
             self.tally = Tally()
         self.tally.add(info["variants"], info["check"], outcome)
@@ -164,28 +141,33 @@ class _CheckCounter:
     def pytest_terminal_summary(self, terminalreporter):
         if self.tally is None:
             return
-        terminalreporter.write_sep("-", f"overfit-bench: checks run per variant (tier {_tier(self.config)}, seeds "
-                                        f"{','.join(map(str, _seeds(self.config)))})")
+        terminalreporter.write_sep("-", f"overfit-bench: checks run per variant (tier {self.settings.tier}, seeds "
+                                        f"{','.join(map(str, self.settings.seeds))})")
         for line in self.tally.lines():
             terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
-def suite(pytestconfig):
-    """Trains each (variant, data kind, seed) once per session, reusing the on-disk record cache."""
-    from .suite import PropertySuite
-
-    return PropertySuite.create(_tier(pytestconfig), _cache_dir(pytestconfig),
-                                retrain=pytestconfig.getoption("--retrain"), enable_real=ENABLE_REAL)
+def overfit_settings(pytestconfig):
+    """The session's `Settings` (tier, seeds, data, record cache)."""
+    return settings_of(pytestconfig)
 
 
 @pytest.fixture(scope="session")
-def real_data_dir() -> Path:
+def suite(overfit_settings):
+    """Trains each (variant, data kind, seed) once per session, reusing the on-disk record cache."""
+    from .cases import Suite
+
+    return Suite(overfit_settings, enable_real=_enable_real())
+
+
+@pytest.fixture(scope="session")
+def real_data_dir(overfit_settings) -> Path:
     """The real data folder; tests that need it skip with a reason that says how to enable them."""
-    value = os.environ.get("OVERFIT_DATA_DIR")
-    if not value:
-        pytest.skip("real datasets not configured: " + ENABLE_REAL)
-    path = Path(value)
+    if not overfit_settings.data_dir:
+        pytest.skip("real datasets not configured: " + _enable_real())
+    path = Path(overfit_settings.data_dir)
     if not path.is_dir():
-        pytest.fail(f"OVERFIT_DATA_DIR={value!r} is not a directory; fix the variable or unset it to skip.")
+        pytest.fail(f"The real data folder {str(path)!r} (--data-dir or OVERFIT_DATA_DIR) is not a directory; fix it "
+                    "or unset it to skip.")
     return path

@@ -1,6 +1,7 @@
-"""Immutable run records, their lossless JSON form, atomic writes and the on-disk record cache."""
+"""Immutable run records, their lossless JSON form, atomic writes and the on-disk record cache with its locks."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -9,13 +10,15 @@ import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from .config import TrainConfig
 from .errors import ConfigError, invalid
 from .variants import VariantSpec
 
-SCHEMA = 1
+# 2: records carry their data kind and training plan; specs carry their epochs, configs only the tier and fit
+# options. Cache keys hold the schema, so records of schema 1 are never looked up again (delete them at will).
+SCHEMA = 2
 
 
 def run_id(variant: str, dataset: str, seed: int, tier: str) -> str:
@@ -42,8 +45,10 @@ class RunRecord:
     config: TrainConfig
     seed: int
     dataset: str
+    data_kind: str  # "synthetic" or "real"
     data_source: str
     data_sha256: str
+    plan: Mapping[str, Any]  # what this fit was asked to do: epochs, max_train_samples, validation_split
     history: Mapping[str, tuple[float, ...]]
     kernels: tuple[KernelStats, ...]
     evaluation: Mapping[str, float]
@@ -58,7 +63,7 @@ class RunRecord:
     cache_key: str = ""
 
     def __post_init__(self):
-        for name in ("history", "evaluation", "versions"):
+        for name in ("history", "evaluation", "versions", "plan"):
             value = getattr(self, name)
             if not isinstance(value, MappingProxyType):
                 if name == "history":
@@ -84,7 +89,7 @@ class RunRecord:
         d["spec"], d["config"] = self.spec.to_dict(), self.config.to_dict()
         d["history"] = {k: list(v) for k, v in self.history.items()}
         d["kernels"] = [vars(k) for k in self.kernels]
-        for name in ("evaluation", "versions"):
+        for name in ("evaluation", "versions", "plan"):
             d[name] = dict(d[name])
         d["predictions"], d["targets"] = list(self.predictions), list(self.targets)
         return {"schema": SCHEMA, **d}
@@ -95,8 +100,9 @@ class RunRecord:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "RunRecord":
         d = dict(d)
-        if d.pop("schema", None) != SCHEMA:
-            raise ValueError(f"record schema is not {SCHEMA}")
+        schema = d.pop("schema", None)
+        if schema != SCHEMA:
+            raise ValueError(f"record schema is {schema!r}, this overfit-bench reads schema {SCHEMA}: train it again")
         d["spec"] = VariantSpec.from_dict(d["spec"])
         d["config"] = TrainConfig.from_dict(d["config"])
         d["kernels"] = tuple(KernelStats(**k) for k in d["kernels"])
@@ -108,14 +114,14 @@ class RunRecord:
         return cls.from_dict(json.loads(text))
 
 
-def atomic_write_text(path: Path | str, text: str) -> Path:
-    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
+def atomic_write(path: Path | str, data: str | bytes) -> Path:
+    """Write to a temporary file in the same folder, fsync, then rename: readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -125,35 +131,13 @@ def atomic_write_text(path: Path | str, text: str) -> Path:
     return path
 
 
-def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def cache_key(spec: VariantSpec, config: TrainConfig, seed: int, data_sha256: str, data_params: Mapping,
-              versions: Mapping[str, str]) -> str:
-    """Records are reused only for the same spec, config, seed, data and TF/Keras/numpy versions."""
+              versions: Mapping[str, str], plan: Mapping[str, Any]) -> str:
+    """Records are reused only for the same spec, config, plan, seed, data and TF/Keras/numpy versions."""
     payload = {"spec": spec.to_dict(), "config": config.to_dict(), "seed": seed, "data": data_sha256,
                "data_params": dict(data_params), "versions": {k: versions[k] for k in ("tensorflow", "keras", "numpy")},
-               "schema": SCHEMA}
+               "plan": dict(plan), "schema": SCHEMA}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("OVERFIT_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "overfit-bench" / "records"
 
 
 class RecordStore:
@@ -184,4 +168,21 @@ class RecordStore:
             return None
 
     def save(self, record: RunRecord) -> Path:
-        return atomic_write_text(self.path(record.run_id, record.cache_key), record.to_json())
+        return atomic_write(self.path(record.run_id, record.cache_key), record.to_json())
+
+    @contextlib.contextmanager
+    def lock(self, run_id: str, key: str) -> Iterator[None]:
+        """An exclusive cross-process lock for one record, so that processes sharing the store (``pytest -n 2``,
+        two runs on one ``--out``) train it once. The OS releases it when its holder dies."""
+        from filelock import FileLock
+
+        path = lock_path(self.path(run_id, key))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(path)):
+            yield
+
+
+def lock_path(record_path: Path | str) -> Path:
+    """`.<record file name>.lock` beside the record (hidden, so never taken for a record)."""
+    record_path = Path(record_path)
+    return record_path.with_name(f".{record_path.name}.lock")

@@ -7,8 +7,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .records import RunRecord, atomic_write_bytes, atomic_write_text
-from .variants import EXPERIMENTS
+from .records import RunRecord, atomic_write
+from .variants import experiments
 
 
 def summary(record: RunRecord) -> dict[str, float]:
@@ -40,7 +40,7 @@ def plot_experiment(name: str, records: Sequence[RunRecord], path: Path) -> Path
 
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    order = {v: i for i, v in enumerate(EXPERIMENTS.get(name, ()))}
+    order = {v: i for i, v in enumerate(experiments(r.spec for r in records).get(name, ()))}
     by_variant: dict[str, list[RunRecord]] = defaultdict(list)
     for r in records:
         by_variant[r.variant].append(r)
@@ -53,7 +53,7 @@ def plot_experiment(name: str, records: Sequence[RunRecord], path: Path) -> Path
             ax.plot(epochs, r.curve(f"val_{key}"), "-", color=colour, alpha=0.8,
                     label=None if j else f"{variant} validation")
     first = records[0]
-    ax.set(title=f"{name}: {first.dataset} ({first.data_source.split(':')[0]}), seeds {sorted({r.seed for r in records})}",
+    ax.set(title=f"{name}: {first.dataset} ({first.data_kind}), seeds {sorted({r.seed for r in records})}",
            xlabel="epoch", ylabel=first.spec.unregularised_metric)
     if first.spec.task == "regression":
         ax.set_yscale("log")
@@ -63,7 +63,7 @@ def plot_experiment(name: str, records: Sequence[RunRecord], path: Path) -> Path
     fig.tight_layout()
     fig.savefig(buf, format="png")
     plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    return atomic_write(path, buf.getvalue())
 
 
 def _fmt(v) -> str:
@@ -82,10 +82,8 @@ def render_markdown(records: Sequence[RunRecord], *, title: str = "overfit-bench
         lines += ["| dataset | source | sha256 |", "|---|---|---|"]
         seen = {(r.dataset, r.data_source, r.data_sha256) for r in records}
         lines += [f"| {d} | `{s}` | `{h[:16]}…` |" for d, s, h in sorted(seen)] + [""]
-    for experiment, variants in EXPERIMENTS.items():
+    for experiment, variants in _experiments(records).items():
         runs = [r for r in records if r.variant in variants]
-        if not runs:
-            continue
         lines += [f"## {experiment} ({runs[0].dataset})", ""]
         if plots and experiment in plots:
             lines += [f"![{experiment}]({plots[experiment]})", ""]
@@ -111,12 +109,16 @@ def render_markdown(records: Sequence[RunRecord], *, title: str = "overfit-bench
 def write_report(records: Sequence[RunRecord], out: Path, *, checks_section: str = "") -> Path:
     """Plots under OUT/plots/, then OUT/report.md; every file is written atomically."""
     plots = {}
-    for experiment, variants in EXPERIMENTS.items():
+    for experiment, variants in _experiments(records).items():
         runs = [r for r in records if r.variant in variants]
-        if runs:
-            path = plot_experiment(experiment, runs, out / "plots" / f"{experiment}.png")
-            plots[experiment] = str(path.relative_to(out))
-    return atomic_write_text(out / "report.md", render_markdown(records, plots=plots, checks_section=checks_section))
+        path = plot_experiment(experiment, runs, out / "plots" / f"{experiment}.png")
+        plots[experiment] = str(path.relative_to(out))
+    return atomic_write(out / "report.md", render_markdown(records, plots=plots, checks_section=checks_section))
+
+
+def _experiments(records: Sequence[RunRecord]) -> dict[str, tuple[str, ...]]:
+    """experiment -> variant names, for the variants present in `records` (in registry order of the specs)."""
+    return experiments(dict((r.variant, r.spec) for r in records).values())
 
 
 

@@ -1,4 +1,5 @@
-"""Train a set of variants over seeds, reusing stored records: what `overfit-bench run` does."""
+"""Train variants over seeds, reusing stored records: the jobs of `overfit-bench run`, and the record provider
+of the case pipeline (`overfit_core.cases`)."""
 from __future__ import annotations
 
 import sys
@@ -7,9 +8,9 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 from .config import TrainConfig
-from .data import DataOptions, Dataset, check_dataset_name, load_dataset
+from .datasets import DataOptions, Dataset, load_dataset
 from .records import RecordStore, RunRecord, run_id
-from .variants import VariantSpec, variants_for
+from .variants import VariantSpec
 
 
 @dataclass(frozen=True)
@@ -18,9 +19,9 @@ class Job:
     seed: int
 
 
-def plan(datasets: Iterable[str], seeds: Sequence[int]) -> tuple[Job, ...]:
+def plan(specs: Iterable[VariantSpec], seeds: Sequence[int]) -> tuple[Job, ...]:
     """Seed by seed, so that an interrupted run leaves whole seeds behind."""
-    specs = [spec for name in datasets for spec in variants_for(check_dataset_name(name))]
+    specs = tuple(specs)
     return tuple(Job(spec, seed) for seed in seeds for spec in specs)
 
 
@@ -74,10 +75,9 @@ class RecordProvider:
 
     def record(self, spec: VariantSpec, kind: str, seed: int) -> RunRecord:
         from .training import train_cached
-        from .user_variants import config_for
 
         key = (spec.name, kind, seed)
-        if key not in self._records:  # config_for: a user variant's own epochs (`@overfit_core.variant(epochs=)`)
-            self._records[key], _ = train_cached(spec, self.dataset(kind, spec.dataset), seed,
-                                                 config_for(self.config, spec), self.store, retrain=self.retrain)
+        if key not in self._records:
+            self._records[key], _ = train_cached(spec, self.dataset(kind, spec.dataset), seed, self.config,
+                                                 self.store, retrain=self.retrain)
         return self._records[key]

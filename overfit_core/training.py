@@ -9,18 +9,22 @@ from typing import Callable
 import numpy as np
 
 from .config import TrainConfig
-from .data import Dataset
-from .errors import ConfigError, invalid
+from .datasets import Dataset, get_dataset
+from .errors import ConfigError, invalid, positive_int
 from .records import KernelStats, RecordStore, RunRecord, cache_key, run_id
 from .variants import VariantSpec, build_metrics, build_model, build_optimizer, regression_metric_objects
 
 NEAR_ZERO = 1e-3
 
 
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(invalid("seed", seed, "a non-negative integer"))
-    return int(seed)
+def check_seed(seed) -> int:
+    return positive_int("seed", seed, minimum=0)
+
+
+def plan(spec: VariantSpec, config: TrainConfig) -> dict:
+    """What one fit of `spec` does in `config`'s tier: its epochs, training samples and validation split."""
+    return {"epochs": spec.epochs_for(config.tier), "max_train_samples": spec.max_samples_for(config.tier),
+            "validation_split": get_dataset(spec.dataset).fit_validation_split}
 
 
 def record_key(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig, strategy=None) -> str:
@@ -28,10 +32,10 @@ def record_key(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConf
 
     params = dict(dataset.params)
     if strategy is not None:  # a distributed fit is another record: batches split over replicas, all-reduce
-        from .distribute import describe
+        from .strategies import describe
 
         params["strategy"] = describe(strategy)
-    return cache_key(spec, config, seed, dataset.sha256, params, versions())
+    return cache_key(spec, config, seed, dataset.sha256, params, versions(), plan(spec, config))
 
 
 def kernel_stats(model) -> tuple[KernelStats, ...]:
@@ -55,15 +59,14 @@ def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
     from .compat import (clear_session, distributed_compile_kwargs, enable_op_determinism, history_dict, keras,
                          versions)
 
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     if spec.dataset != dataset.name:
         raise ConfigError(invalid("dataset", dataset.name, f"the dataset of variant {spec.name!r}: {spec.dataset!r}"))
-    epochs = config.epochs_for(spec)
-    n = config.max_samples_for(spec)
+    todo = plan(spec, config)
+    epochs, n, split = todo["epochs"], todo["max_train_samples"], todo["validation_split"]
     x, y = dataset.x_train[:n], dataset.y_train[:n]
     if spec.shuffle_labels:
         y = np.random.default_rng(seed).permutation(y)
-    split = config.validation_split_for(spec)
     fit_kwargs = {"validation_split": split} if split else {"validation_data": (dataset.x_val, dataset.y_val)}
 
     if config.deterministic:
@@ -91,8 +94,8 @@ def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
         clear_session()
     n_train = int(x.shape[0] * (1 - (split or 0)))
     return RunRecord(
-        spec=spec, config=config, seed=seed, dataset=dataset.name, data_source=dataset.source,
-        data_sha256=dataset.sha256, history=history, kernels=kernels, evaluation=evaluation,
+        spec=spec, config=config, seed=seed, dataset=dataset.name, data_kind=dataset.kind, data_source=dataset.source,
+        data_sha256=dataset.sha256, plan=todo, history=history, kernels=kernels, evaluation=evaluation,
         predictions=preds, targets=targets, versions=versions(), n_train=n_train, epochs_run=epochs_run,
         wall_time_s=wall, samples_per_s=n_train * epochs_run / wall if wall > 0 else 0.0,
         status="diverged" if diverged else "ok", cache_key=record_key(spec, dataset, seed, config, strategy),
@@ -125,15 +128,13 @@ def train_cached(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainCo
 
     A file lock per record makes processes sharing the store (``pytest -n 2``) train it once.
     """
-    from .parallel import record_lock
-
     name = run_id(spec.name, dataset.name, seed, config.tier)
-    key = record_key(spec, dataset, _check_seed(seed), config, strategy) if store is not None else ""
+    key = record_key(spec, dataset, check_seed(seed), config, strategy) if store is not None else ""
     if store is not None and not retrain:
         cached = store.load(name, key)
         if cached is not None:
             return cached, True
-    with record_lock(store.path(name, key) if store is not None else None):
+    with store.lock(name, key) if store is not None else contextlib.nullcontext():
         if store is not None and not retrain:  # another process may have trained it while this one waited
             cached = store.load(name, key)
             if cached is not None:

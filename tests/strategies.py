@@ -5,6 +5,9 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from overfit_core.datasets import NPZ_KEYS
+from overfit_core.datasets.boston import BOSTON_COLUMNS
+
 word_ids = st.integers(min_value=0, max_value=600)
 reviews = st.lists(word_ids, max_size=60)
 review_lists = st.lists(reviews, min_size=0, max_size=30)
@@ -18,7 +21,6 @@ random_states = st.integers(min_value=0, max_value=2**31 - 1)
 
 # --- fuzzing the loaders (tests/test_fuzz.py) ------------------------------------------------
 
-NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 junk_bytes = st.binary(max_size=2048)
 npz_keys = st.sampled_from(NPZ_KEYS + ("images", "labels", "x", "arr_0"))
 numeric_dtypes = st.sampled_from([np.uint8, np.int8, np.int16, np.int32, np.int64, np.uint16, np.uint64,
@@ -70,8 +72,7 @@ def imdb_like(draw):
     return out
 
 
-column_names = st.sampled_from(["crim", "zn", "indus", "chas", "nox", "rm", "age", "dis", "rad", "tax", "ptratio",
-                                "lstat", "medv", " MEDV ", "b", "Unnamed: 0"])
+column_names = st.sampled_from([*BOSTON_COLUMNS, " MEDV ", "b", "Unnamed: 0"])
 cells = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**20, 10**20), st.text(max_size=3),
                   st.none())
 
@@ -81,7 +82,7 @@ def boston_like(draw):
     """Boston-like tables: usually the right columns, cells from finite numbers to NaN, huge values and text."""
     import pandas as pd
 
-    full = ["crim", "zn", "indus", "chas", "nox", "rm", "age", "dis", "rad", "tax", "ptratio", "lstat", "medv"]
+    full = list(BOSTON_COLUMNS)  # crim..lstat, medv
     columns = draw(st.sampled_from([full, full + [" MEDV "], ["RM"] + full]))  # the last two: a name twice
     if draw(st.booleans()):
         columns = draw(st.lists(column_names, min_size=0, max_size=14, unique=True))

@@ -7,13 +7,26 @@ import numpy as np
 import pytest
 
 from overfit_core import VARIANTS, SMOKE, get_variant
+from overfit_core.cases import run_records
 from overfit_core.checks import (CHECKS, THRESHOLDS, bindings, check_dropout_narrows_gap,
                                  check_early_stopping_matches_min, check_l1_shrinks_weights,
-                                 check_regression_metrics, check_val_loss_diverges, evaluate, evaluate_all,
-                                 get_check, summarise)
+                                 check_penalty_raises_train_loss, check_regression_metrics, check_val_loss_diverges,
+                                 evaluate, get_check, summarise)
 from overfit_core.errors import ConfigError
 from overfit_core.records import KernelStats
 from tests.test_records import make_record
+
+
+@pytest.fixture
+def registered_checks():
+    """Checks registered inside a test are removed after it (the registry is process-wide)."""
+    from overfit_core import checks, variants
+
+    before, tags = dict(checks._CHECKS), dict(variants._TAGS)
+    yield
+    for store, old in ((checks._CHECKS, before), (variants._TAGS, tags)):
+        store.clear()
+        store.update(old)
 
 
 def rec(variant="overfit", train=(0.7, 0.5, 0.3, 0.1, 0.05, 0.01), val=(0.69, 0.6, 0.7, 0.9, 1.2, 1.5), seed=0,
@@ -86,7 +99,7 @@ def test_regression_metrics_detects_a_wrong_rmse():
 
 def test_diverged_run_is_not_judged_and_other_checks_go_on():
     diverged = rec(status="diverged", val=(0.7, float("nan")), train=(0.7, float("nan")))
-    results = evaluate_all([diverged, rec("basic")])
+    results, _ = run_records([diverged, rec("basic")])
     by_check = {r.check: r for r in results if "overfit" in r.runs[0]}
     assert by_check["val_loss_diverges"].skipped and "diverged" in by_check["val_loss_diverges"].message
     assert any(r.check == "learns" and r.runs == ("basic-imdb-seed0-fast",) and not r.skipped for r in results)
@@ -94,10 +107,43 @@ def test_diverged_run_is_not_judged_and_other_checks_go_on():
 
 
 def test_evaluate_groups_by_seed():
-    results = evaluate_all([rec(seed=0), rec("basic", seed=0), rec(seed=1)])
+    results, _ = run_records([rec(seed=0), rec("basic", seed=0), rec(seed=1)])
     pairs = [r for r in results if r.check == "bigger_overfits_more"]
     assert len(pairs) == 1  # seed 1 has no basic run
     assert [r.check for r in results].count("val_loss_diverges") == 2
+
+
+def test_penalty_raises_train_loss_compares_the_unregularised_training_loss():
+    flat = (0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2)
+    base = rec("reg_base", train=tuple(v / 4 for v in flat), val=flat)
+    ratio = THRESHOLDS["penalty_train_loss_ratio"]
+    result = check_penalty_raises_train_loss(rec("l2", train=flat, val=flat), base)
+    assert result.passed and result.measured["ratio"] == pytest.approx(4.0) and result.margin > 0
+    barely = rec("l2", train=tuple(v / 4 * ratio * 0.99 for v in flat), val=flat)
+    assert not check_penalty_raises_train_loss(barely, base).passed
+    # Keras' `loss` holds the penalty: a huge one there must not count
+    penalised_only = rec("l2", train=tuple(v / 4 for v in flat), val=flat)
+    penalised_only = dataclasses.replace(penalised_only, history={**penalised_only.history,
+                                                                  "loss": tuple(v * 100 for v in flat)})
+    assert not check_penalty_raises_train_loss(penalised_only, base).passed
+
+
+def test_a_third_party_can_register_a_check_that_binds_from_tags(registered_checks):
+    from overfit_core.checks import _result, check, each
+    from overfit_core.variants import TAGS
+
+    @check(binds=each(lambda s: "regression" in s.tags), tags={"regression": "with_a_user_check"})
+    def check_user_made(run):
+        """A user's check: the final validation loss is finite."""
+        ok = np.isfinite(run.curve("val_loss")[-1])
+        return _result("user_made", ok, {"final_val_loss": run.curve("val_loss")[-1]}, "finite", [run],
+                       "the final validation loss is finite", 1.0 if ok else -1.0)
+
+    assert [b.label for b in bindings(VARIANTS, ["user_made"])] == ["tiny", "tiny_lr_high"]
+    assert "with_a_user_check" in TAGS["regression"]
+    assert get_check("user_made").description == "A user's check: the final validation loss is finite."
+    with pytest.raises(ConfigError, match="registered already"):
+        check("learns", binds=each(lambda s: True))(check_user_made)
 
 
 def test_thresholds_are_published():
@@ -124,11 +170,13 @@ def imdb_synthetic():
 def test_broken_variant_fails_its_check(imdb_synthetic, treated, field, value, check):
     from overfit_core.training import train
 
-    broken = dataclasses.replace(get_variant(treated), **{field: value})
-    config = dataclasses.replace(SMOKE, epochs=(("imdb", 5),))
-    baseline = train(get_variant("reg_base"), imdb_synthetic, 0, config)
-    honest = train(get_variant(treated), imdb_synthetic, 0, config)
+    def five_epochs(spec):
+        return dataclasses.replace(spec, epochs=(("*", 5),))
+
+    broken = five_epochs(dataclasses.replace(get_variant(treated), **{field: value}))
+    baseline = train(five_epochs(get_variant("reg_base")), imdb_synthetic, 0, SMOKE)
+    honest = train(five_epochs(get_variant(treated)), imdb_synthetic, 0, SMOKE)
     binding = next(b for b in bindings(VARIANTS, [check]) if b.roles["run"] == treated)
-    assert not evaluate(binding, {treated: train(broken, imdb_synthetic, 0, config), "reg_base": baseline}).passed
+    assert not evaluate(binding, {treated: train(broken, imdb_synthetic, 0, SMOKE), "reg_base": baseline}).passed
     if check != "dropout_narrows_gap":  # weights shrink after 5 epochs already; the gap needs longer training
         assert evaluate(binding, {treated: honest, "reg_base": baseline}).passed

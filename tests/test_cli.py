@@ -30,18 +30,30 @@ def test_run_writes_records_plots_and_report_then_resumes(tmp_path, capsys):
     assert (out / "plots" / "boston.png").read_bytes()[:4] == b"\x89PNG"
     capsys.readouterr()
     assert main(args) == 0  # second run reuses both records
-    assert capsys.readouterr().err.count("cached") == 4
+    captured = capsys.readouterr()
+    assert captured.err.count("cached") == 4
+    assert "time: " in captured.out and "training" in captured.out and "tiny" in captured.out  # where it went
+
+
+@pytest.mark.training
+def test_run_trains_only_the_named_variants_and_their_baselines(tmp_path, capsys):
+    assert main(["run", "--variants", "tiny_lr_high", "--tier", "smoke", "--out", str(tmp_path)]) in (0, 1)
+    names = sorted(p.name.split("--")[0] for p in (tmp_path / "records").glob("*.json"))
+    assert names == ["tiny-boston-seed0-smoke", "tiny_lr_high-boston-seed0-smoke"]  # tiny: the baseline it names
+    out = capsys.readouterr().out
+    assert "lr_too_high_is_jittery" in out and "learns:" not in out  # tiny's own checks: not asked for
 
 
 @pytest.mark.training
 @pytest.mark.parametrize("passed,code", [(True, 0), (False, 1)])
 def test_run_gates_on_the_checks(tmp_path, capsys, monkeypatch, passed, code):
-    from overfit_core import checks
+    from overfit_core import cases, checks
 
-    def fake(records, names=None):
-        return [checks.CheckResult("learns", passed, {"x": 1.0}, "x > 0", "made up for the test", ())]
+    def fake(records, expected=None, checks_=None):
+        result = checks.CheckResult("learns", passed, {"x": 1.0}, "x > 0", "made up for the test", ())
+        return cases.CheckReport([result], unexpected=[] if passed else [result]), cases.Tally()
 
-    monkeypatch.setattr(checks, "evaluate_all", fake)
+    monkeypatch.setattr(cases, "run_records", fake)
     assert main(["run", "--datasets", "boston", "--tier", "smoke", "--out", str(tmp_path)]) == code
     out = capsys.readouterr().out
     assert ("PASS learns: 1/1 passed" if passed else "FAIL learns: 0/1 passed") in out
@@ -53,6 +65,7 @@ def test_run_gates_on_the_checks(tmp_path, capsys, monkeypatch, passed, code):
     (["run", "--seeds", "abc"], "seeds='abc'"),
     (["run", "--tier", "huge"], "tier='huge'"),
     (["run", "--datasets", "mnist"], "dataset='mnist'"),
+    (["run", "--variants", "huge"], "variant='huge'"),
     (["run", "--data", "real", "--data-dir", "/nonexistent/dir"], "data_dir='/nonexistent/dir'"),
 ])
 def test_usage_errors_exit_2_with_one_line(tmp_path, capsys, argv, needle):

@@ -5,23 +5,28 @@ import dataclasses
 
 import pytest
 
-from overfit_core import FAST, FULL, get_config, get_variant
+from overfit_core import FAST, FULL, SMOKE, get_config, get_variant
 from overfit_core.config import TrainConfig, parse_seeds
 from overfit_core.errors import ConfigError
+from overfit_core.training import plan
 
 
-def test_full_preset_is_the_course_settings():
-    epochs = {n: FULL.epochs_for(get_variant(n)) for n in ("basic", "overfit", "reg_base", "l1", "l2", "dropout",
-                                                           "adam", "bn", "tiny")}
+def test_full_tier_is_the_course_settings():
+    epochs = {n: plan(get_variant(n), FULL)["epochs"] for n in ("basic", "overfit", "reg_base", "l1", "l2", "dropout",
+                                                               "adam", "bn", "tiny")}
     assert epochs == {"basic": 20, "overfit": 300, "reg_base": 100, "l1": 100, "l2": 100, "dropout": 100,
                       "adam": 20, "bn": 20, "tiny": 50}
-    assert FULL.validation_split_for(get_variant("tiny")) == 0.2
-    assert FULL.validation_split_for(get_variant("overfit")) is None
+    assert plan(get_variant("tiny"), FULL)["validation_split"] == 0.2
+    assert plan(get_variant("overfit"), FULL)["validation_split"] is None
+    assert plan(get_variant("overfit_random_labels"), FULL)["max_train_samples"] == 1000
 
 
-def test_fast_differs_from_full_only_in_epochs_and_samples():
+def test_fast_and_smoke_shorten_only_what_the_specs_and_datasets_say():
     diff = {f.name for f in dataclasses.fields(TrainConfig) if getattr(FAST, f.name) != getattr(FULL, f.name)}
-    assert diff <= {"tier", "epochs", "max_train_samples"}
+    assert diff == {"tier"}
+    assert plan(get_variant("overfit"), FAST) == {"epochs": 50, "max_train_samples": None, "validation_split": None}
+    assert plan(get_variant("overfit"), SMOKE) == {"epochs": 2, "max_train_samples": 1000, "validation_split": None}
+    assert plan(get_variant("adam"), SMOKE)["max_train_samples"] == 300
 
 
 def test_config_round_trip():
@@ -30,9 +35,9 @@ def test_config_round_trip():
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True])
-def test_non_positive_epochs_are_rejected(bad):
+def test_non_positive_fit_options_are_rejected(bad):
     with pytest.raises(ConfigError, match="positive integer"):
-        dataclasses.replace(FAST, epochs=(("imdb", bad),))
+        dataclasses.replace(FAST, steps_per_execution=bad)
 
 
 def test_unknown_tier_lists_the_valid_ones():

@@ -19,7 +19,8 @@ from hypothesis.extra import numpy as hnp
 
 from overfit_core import preprocessing as pp
 from overfit_core.config import parse_seeds
-from overfit_core.data import FILES, DataOptions, Dataset, load_raw, prepare, validate_boston_table, validate_npz_arrays
+from overfit_core.datasets import (DATASETS, DataOptions, Dataset, get_dataset, load_raw, prepare, validate_boston_table,
+                                   validate_npz_arrays)
 from overfit_core.errors import ConfigError, DataError
 from overfit_core.records import RecordStore, RunRecord
 from tests import strategies as s
@@ -65,15 +66,15 @@ def npz_bytes(arrays: dict, **kw) -> bytes:
 # --- files ------------------------------------------------------------------------------------
 
 @quick
-@given(st.sampled_from(sorted(FILES)), s.junk_bytes)
+@given(st.sampled_from(sorted(DATASETS)), s.junk_bytes)
 def test_random_bytes_in_any_dataset_file(name, data):
-    load_or_reject(name, {FILES[name][0]: data})
+    load_or_reject(name, {get_dataset(name).files[0]: data})
 
 
 @quick
 @given(st.sampled_from(["imdb", "fashion_mnist"]), st.dictionaries(s.npz_keys, s.any_arrays, max_size=5))
 def test_random_npz_archives(name, arrays):
-    load_or_reject(name, {FILES[name][0]: npz_bytes(arrays)})
+    load_or_reject(name, {get_dataset(name).files[0]: npz_bytes(arrays)})
 
 
 @quick
@@ -227,6 +228,6 @@ def test_load_or_reject_accepts_a_valid_file():
     assert load_or_reject("fashion_mnist", {"fashion_mnist.npz": npz_bytes(VALID_FASHION)}) is not None
 
 
-@pytest.mark.parametrize("name", sorted(FILES))
+@pytest.mark.parametrize("name", sorted(DATASETS))
 def test_empty_data_dir_is_a_data_error(name):
     assert load_or_reject(name, {}) is None

@@ -43,7 +43,7 @@ def test_options_markers_and_header(third_party):
     for option in ("--tier", "--seeds", "--data-dir", "--cache-dir", "--retrain"):
         assert option in help_text
     third_party.runpytest("--markers").stdout.fnmatch_lines(["@pytest.mark.real_data:*", "@pytest.mark.training:*",
-                                                             "@pytest.mark.check(name):*"])
+                                                             "@pytest.mark.overfit_checks(*"])
     third_party.makepyfile("def test_nothing():\n    pass\n")
     result = third_party.runpytest("--seeds", "4-5", "--tier", "smoke", "--strict-markers")
     result.stdout.fnmatch_lines(["overfit-bench: tier smoke, seeds 4,5 (reproduce one with --seeds N or "
@@ -61,11 +61,12 @@ def test_bad_options_are_usage_errors(third_party, args, message):
     result.stderr.fnmatch_lines([f"*{message}"])
 
 
-def test_check_marker_parametrises_cases_and_fixtures_teach(third_party):
+def test_parametrize_with_checks_takes_the_sessions_seeds_and_fixtures_teach(third_party):
     third_party.makepyfile("""
-        import pytest
+        from overfit_core import parametrize_with_checks
+        from overfit_core.variants import builtin_variants
 
-        @pytest.mark.check("l1_shrinks_weights")
+        @parametrize_with_checks(builtin_variants(), checks=["l1_shrinks_weights"])
         def test_l1(case, suite):
             suite.assert_holds(case)
 
@@ -73,7 +74,8 @@ def test_check_marker_parametrises_cases_and_fixtures_teach(third_party):
             pass
     """)
     result = third_party.runpytest("--collect-only", "-q", "--seeds", "0-1")
-    result.stdout.fnmatch_lines(["*test_l1?l1-reg_base-synthetic_imdb-seed0?", "*test_l1?l1-reg_base-imdb-seed1?"])
+    result.stdout.fnmatch_lines(["*test_l1?l1_shrinks_weights-l1-reg_base-synthetic_imdb-seed0?",
+                                 "*test_l1?l1_shrinks_weights-l1-reg_base-imdb-seed1?"])
     result = third_party.runpytest("-rs", "-k", "real")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*real datasets not configured: set OVERFIT_DATA_DIR=DIR*"])
@@ -82,9 +84,10 @@ def test_check_marker_parametrises_cases_and_fixtures_teach(third_party):
 @pytest.mark.training
 def test_property_cases_train_and_the_run_counts_checks_per_variant(third_party, tmp_path):
     third_party.makepyfile("""
-        import pytest
+        from overfit_core import parametrize_with_checks
+        from overfit_core.variants import builtin_variants
 
-        @pytest.mark.check("regression_metrics")
+        @parametrize_with_checks(builtin_variants(), checks="regression_metrics")
         def test_regression_metrics(case, suite):
             suite.assert_holds(case)
     """)
@@ -107,9 +110,10 @@ def test_known_failure_of_this_tensorflow_is_a_strict_xfail(third_party, tmp_pat
     minor = known_failures.tf_minor(known_failures.installed_tf_version())
     monkeypatch.setattr(known_failures, "KNOWN_FAILURES", {("regression_metrics", minor): "measured to hold here"})
     third_party.makepyfile("""
-        import pytest
+        from overfit_core import parametrize_with_checks
+        from overfit_core.variants import builtin_variants
 
-        @pytest.mark.check("regression_metrics")
+        @parametrize_with_checks(builtin_variants(), checks="regression_metrics")
         def test_regression_metrics(case, suite):
             suite.assert_holds(case)
     """)

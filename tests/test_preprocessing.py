@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from overfit_core import preprocessing as pp
+from overfit_core.datasets import boston, fashion_mnist
 from overfit_core.errors import ConfigError
 from tests import strategies as s
 
@@ -77,7 +78,9 @@ def test_split_is_disjoint_complete_sized_and_reproducible(n, frac, seed):
     np.testing.assert_array_equal(va, va2)
 
 
-@pytest.mark.parametrize("n,frac,seed", [(506, 0.2, 20), (1129, 0.2, 42), (10, 0.3, 0)])
+@pytest.mark.parametrize("n,frac,seed", [(506, boston.VALIDATION_FRACTION, boston.SPLIT_RANDOM_STATE),
+                                         (1129, fashion_mnist.VALIDATION_FRACTION, fashion_mnist.SPLIT_RANDOM_STATE),
+                                         (10, 0.3, 0)])
 def test_split_matches_sklearn(n, frac, seed):
     sk = pytest.importorskip("sklearn.model_selection", reason="install scikit-learn to compare splits")
     idx = np.arange(n)

@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from overfit_core import SMOKE, DataOptions, get_variant, load_dataset
+from overfit_core import FAST, SMOKE, DataOptions, get_variant, load_dataset
 from overfit_core.errors import ConfigError
 from overfit_core.records import RecordStore
-from overfit_core.training import train, train_cached
+from overfit_core.training import check_seed, plan, train, train_cached
 
 pytestmark = pytest.mark.training
 
@@ -23,6 +23,9 @@ def synthetic():
 def test_record_holds_history_kernels_versions_and_throughput(synthetic):
     r = train(get_variant("l1"), synthetic["imdb"], 0, SMOKE)
     assert r.status == "ok" and r.epochs_run == 2
+    # the smoke tier: imdb's 2 epochs on its first 1000 reviews (the dataset's defaults; l1 sets only fast/full)
+    assert r.data_kind == "synthetic" and dict(r.plan) == plan(get_variant("l1"), SMOKE) == {
+        "epochs": 2, "max_train_samples": 1000, "validation_split": None}
     assert {"loss", "val_loss", "binary_crossentropy", "val_binary_crossentropy", "accuracy"} <= set(r.history)
     # Keras' loss includes the L1 penalty; the added metric does not.
     assert r.history["loss"][-1] > r.history["binary_crossentropy"][-1]
@@ -49,6 +52,7 @@ def test_regression_record_has_rmse_mae_mape_on_held_out_part(synthetic):
     err = np.subtract(r.predictions, r.targets)
     assert r.evaluation["rmse"] == pytest.approx(math.sqrt(np.mean(err**2)), rel=1e-4)
     assert r.n_train == int(404 * 0.8)  # validation_split 0.2 inside fit, as the course does
+    assert r.plan["validation_split"] == 0.2 and r.epochs_run == r.plan["epochs"] == 3
 
 
 def test_wrong_dataset_and_bad_seed_are_rejected(synthetic):
@@ -56,6 +60,10 @@ def test_wrong_dataset_and_bad_seed_are_rejected(synthetic):
         train(get_variant("basic"), synthetic["boston"], 0, SMOKE)
     with pytest.raises(ConfigError, match="seed=-1"):
         train(get_variant("tiny"), synthetic["boston"], -1, SMOKE)
+    for bad in (-1, True, 1.0, "0"):
+        with pytest.raises(ConfigError, match="Expected an integer >= 0"):
+            check_seed(bad)
+    assert check_seed(np.int64(7)) == 7 and type(check_seed(np.int64(7))) is int
 
 
 def test_train_cached_trains_once(synthetic, tmp_path):
@@ -65,3 +73,16 @@ def test_train_cached_trains_once(synthetic, tmp_path):
     assert (cached1, cached2) == (False, True) and second == first
     _, cached3 = train_cached(get_variant("tiny"), synthetic["boston"], 0, SMOKE, store, retrain=True)
     assert cached3 is False
+
+
+def test_plan_reads_the_spec_then_the_dataset_and_caps_by_both():
+    import dataclasses
+
+    l1 = get_variant("l1")
+    assert plan(l1, FAST)["epochs"] == 40  # the spec's own fast epochs
+    assert plan(dataclasses.replace(l1, epochs=(("*", 5),)), SMOKE)["epochs"] == 5  # "*": every tier
+    assert plan(dataclasses.replace(l1, epochs=(("smoke", 1), ("*", 5))), SMOKE)["epochs"] == 1  # the tier wins
+    assert plan(dataclasses.replace(l1, max_train_samples=500), SMOKE)["max_train_samples"] == 500
+    assert plan(dataclasses.replace(l1, max_train_samples=5000), SMOKE)["max_train_samples"] == 1000  # smoke cap
+    assert plan(get_variant("overfit_random_labels"), FAST)["max_train_samples"] == 1000
+    assert plan(get_variant("adam"), FAST) == {"epochs": 20, "max_train_samples": None, "validation_split": None}

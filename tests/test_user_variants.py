@@ -10,12 +10,10 @@ import pytest
 
 import overfit_core
 from overfit_core import VARIANTS
+from overfit_core.cases import cases_for, check_expected_failures, expected_failure
 from overfit_core.checks import CHECKS, bindings
-from overfit_core.config import FAST, SMOKE
 from overfit_core.errors import ConfigError
-from overfit_core.user_variants import (TAGS, builder_key, case_id, check_cases, config_for, registered, resolve,
-                                        variant)
-from overfit_core.variants import VariantSpec, build_model
+from overfit_core.variants import TAGS, VariantSpec, build_model, builder_key, builtin_variants, resolve, variant
 
 pytest_plugins = ["pytester"]
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -62,8 +60,8 @@ def uv_boston(input_shape):
 def _checks(*variants) -> dict[str, set[str]]:
     """check -> labels of the bindings `variants` take part in."""
     out: dict[str, set[str]] = {}
-    for case, _ in check_cases(list(variants), seeds="0", kinds="synthetic"):
-        out.setdefault(case.binding.check.name, set()).add(case.binding.label)
+    for case in cases_for(list(variants), seeds="0", kinds="synthetic"):
+        out.setdefault(case.check, set()).add(case.label)
     return out
 
 
@@ -71,7 +69,8 @@ def _checks(*variants) -> dict[str, set[str]]:
 
 def test_decorator_registers_a_spec_and_keeps_the_builder_callable():
     spec = uv_small.spec
-    assert registered()["uv_small"] == spec and resolve("uv_small") == spec and resolve(uv_small) == spec
+    assert VARIANTS["uv_small"] == spec and resolve("uv_small") == spec and resolve(uv_small) == spec
+    assert spec not in builtin_variants()  # one registry; the built-in suite takes the built-in ones
     assert spec.dataset == "imdb" and spec.tags == ("baseline",) and spec.hidden == ()
     assert spec.builder.startswith("tests.test_user_variants:uv_small@")
     assert spec.description == "A 16-unit MLP."  # the builder's docstring, when no description is given
@@ -80,9 +79,13 @@ def test_decorator_registers_a_spec_and_keeps_the_builder_callable():
     assert [layer.units for layer in model.layers if hasattr(layer, "units")] == [16, 1]
 
 
-def test_registry_specs_serialise_as_before():
-    assert "builder" not in VARIANTS["l1"].to_dict()  # so their digests and cache keys did not move
-    assert "builder" in uv_small.spec.to_dict()
+def test_specs_carry_their_epochs_per_tier():
+    assert uv_small.spec.epochs_for("smoke") == 3 and uv_small.spec.epochs_for("fast") == 20
+    assert uv_big.spec.epochs_for("full") == 30  # one number: every tier
+    assert VARIANTS["overfit"].epochs_for("fast") == 50 and VARIANTS["overfit"].epochs_for("smoke") == 2  # dataset's
+    assert VARIANTS["adam"].epochs_for("full") == 20  # fashion_mnist's own
+    with pytest.raises(ConfigError, match="sets no epochs for tier 'full'.*epochs="):
+        uv_small.spec.epochs_for("full")
 
 
 def test_digest_follows_the_builders_source_and_bound_arguments():
@@ -100,7 +103,7 @@ def test_digest_follows_the_builders_source_and_bound_arguments():
     assert builder_key(functools.partial(_sequential, units=8)) != builder_key(functools.partial(_sequential, units=9))
     spec16 = variant(name="uv_made", dataset="imdb", epochs=2)(make(16)).spec
     spec32 = variant(name="uv_made", dataset="imdb", epochs=2)(make(32)).spec  # same function: re-registers
-    assert spec16.digest() != spec32.digest() and registered()["uv_made"] == spec32
+    assert spec16.digest() != spec32.digest() and VARIANTS["uv_made"] == spec32
 
 
 def test_invalid_registrations_say_what_was_expected():
@@ -133,8 +136,8 @@ def test_every_known_tag_is_documented_and_covers_the_registry():
 def test_tags_and_baselines_bind_the_same_checks_as_fields_do():
     assert _checks(uv_big) == {"val_loss_diverges": {"uv_big"}, "bigger_overfits_more": {"uv_big-uv_small"},
                                "learns": {"uv_big"}}
-    assert _checks(uv_l2) == {"l2_shrinks_weights": {"uv_l2-uv_small"},
-                              "regularisation_narrows_gap": {"uv_l2-uv_small"}, "learns": {"uv_l2"}}
+    assert _checks(uv_l2) == {"l2_shrinks_weights": {"uv_l2-uv_small"}, "regularisation_narrows_gap": {"uv_l2-uv_small"},
+                              "penalty_raises_train_loss": {"uv_l2-uv_small"}, "learns": {"uv_l2"}}
     assert _checks(uv_drop)["dropout_narrows_gap"] == {"uv_drop-uv_small"}
     assert _checks(uv_l1, uv_l2)["l1_sparser_than_l2"] == {"uv_l1-uv_l2"}
     assert _checks(uv_boston) == {"regression_metrics": {"uv_boston"}, "learns": {"uv_boston"}}
@@ -151,7 +154,7 @@ def test_a_registry_variant_can_be_the_baseline():
 
 
 def test_registry_bindings_are_unchanged():
-    got = {name: [b.label for b in bindings(VARIANTS, [name])] for name in CHECKS}
+    got = {name: [b.label for b in bindings({s.name: s for s in builtin_variants()}, [name])] for name in CHECKS}
     assert got == {
         "val_loss_diverges": ["overfit"], "bigger_overfits_more": ["overfit-basic"],
         "dropout_narrows_gap": ["dropout-reg_base", "adam_dropout-adam"], "l1_shrinks_weights": ["l1-reg_base"],
@@ -163,14 +166,14 @@ def test_registry_bindings_are_unchanged():
         "regression_metrics": ["tiny", "tiny_lr_high"],
         "learns": ["basic", "overfit", "reg_base", "l1", "l2", "dropout", "overfit_early_stop", "rmsprop", "adam",
                    "adam_dropout", "bn_basic", "bn", "bn_basic_init10", "bn_init10", "tiny"],
+        "penalty_raises_train_loss": ["l1-reg_base", "l2-reg_base"],
     }
 
 
-def test_cases_cover_kinds_and_seeds_with_readable_ids(monkeypatch):
-    monkeypatch.setenv("OVERFIT_SEEDS", "3-4")
-    ids = [case_id(c) for c, _ in check_cases([uv_l2])]
+def test_cases_cover_kinds_and_seeds_with_readable_ids():
+    ids = [c.id for c in cases_for([uv_l2], seeds="3-4")]
     assert "l2_shrinks_weights-uv_l2-uv_small-synthetic_imdb-seed3" in ids
-    assert "learns-uv_l2-imdb-seed4" in ids and len(ids) == 3 * 2 * 2
+    assert "learns-uv_l2-imdb-seed4" in ids and len(ids) == 4 * 2 * 2  # 4 checks, 2 kinds, 2 seeds
 
 
 def test_baseline_problems_are_reported():
@@ -183,49 +186,55 @@ def test_baseline_problems_are_reported():
         return _sequential(input_shape, 4, activation=None)
 
     with pytest.raises(ConfigError, match="baseline='uv_nowhere', which is not registered"):
-        check_cases([orphan])
+        cases_for([orphan], seeds=[0])
     with pytest.raises(ConfigError, match="same dataset"):
-        check_cases([cross])
+        cases_for([cross], seeds=[0])
     with pytest.raises(ConfigError, match="variants="):
-        check_cases([42])
+        cases_for([42], seeds=[0])
 
     @variant(name="uv_lonely", dataset="imdb", tags=("lr_too_high",), epochs=2)
     def lonely(input_shape):
         return _sequential(input_shape, 4)
 
     with pytest.raises(ConfigError, match="No check applies to uv_lonely"):
-        check_cases([lonely])
+        cases_for([lonely], seeds=[0])
 
 
 def test_expected_failures_must_name_an_applicable_check_with_a_reason():
+    cases = cases_for([uv_l2], seeds=0, kinds="synthetic")
     with pytest.raises(ConfigError, match="check names from"):
-        check_cases([uv_l2], expected_failures={"l2_shrinks": "typo"})
+        check_expected_failures({"l2_shrinks": "typo"}, cases)
     with pytest.raises(ConfigError, match="applies to none of uv_l2"):
-        check_cases([uv_l2], expected_failures={"val_loss_diverges": "not overparameterised"})
+        check_expected_failures({"val_loss_diverges": "not overparameterised"}, cases)
     with pytest.raises(ConfigError, match="non-empty"):
-        check_cases([uv_l2], expected_failures={"learns": ""})
-    cases = check_cases([uv_l2], seeds=0, kinds="synthetic", expected_failures={"learns": "too short"})
-    assert {c.binding.check.name: why for c, why in cases} == {
-        "learns": "too short", "l2_shrinks_weights": None, "regularisation_narrows_gap": None}
+        check_expected_failures({"learns": ""}, cases)
+    expected = check_expected_failures({"learns": "too short"}, cases)
+    assert {c.check: expected_failure(c, expected, tf_version="") for c in cases} == {
+        "learns": ("too short", True), "l2_shrinks_weights": None, "regularisation_narrows_gap": None,
+        "penalty_raises_train_loss": None}
 
 
-def test_parametrize_with_checks_marks_known_failures_strict():
+def test_one_expected_failure_rule_for_every_source(monkeypatch):
+    from overfit_core import known_failures
+
+    jittery = next(c for c in cases_for(["tiny_lr_high"], seeds=0) if c.check == "lr_too_high_is_jittery")
+    synthetic = next(c for c in cases_for(["tiny_lr_high"], seeds=0, kinds="synthetic")
+                     if c.check == "lr_too_high_is_jittery")
+    assert expected_failure(jittery, tf_version="2.21.0") is None  # real data: calibrated
+    reason, strict = expected_failure(synthetic, tf_version="2.21.0")
+    assert "19 of 20" in reason and strict is False  # not calibrated: the check runs, XPASS allowed
+    monkeypatch.setattr(known_failures, "KNOWN_FAILURES", {("lr_too_high_is_jittery", "2.21"): "measured"})
+    assert expected_failure(synthetic, tf_version="2.21.3") == ("known failure on this TensorFlow: measured", True)
+    assert expected_failure(synthetic, {"lr_too_high_is_jittery": "mine"}, tf_version="2.21.3") == ("mine", True)
+
+
+def test_parametrize_with_checks_is_expanded_by_the_plugin():
     mark = overfit_core.parametrize_with_checks([uv_l2], seeds="0", kinds="synthetic",
                                                 expected_failures={"learns": "too short"})
-    argname, params = mark.args
-    assert argname == "case"
-    by_id = {p.id: p for p in params}
-    xfail = [m for m in by_id["learns-uv_l2-synthetic_imdb-seed0"].marks if m.name == "xfail"]
-    assert xfail and xfail[0].kwargs == {"strict": True, "reason": "too short"}
-    assert not [m for m in by_id["l2_shrinks_weights-uv_l2-uv_small-synthetic_imdb-seed0"].marks if m.name == "xfail"]
-
-
-def test_user_epochs_join_the_tier_config():
-    assert config_for(SMOKE, uv_small.spec).epochs_for(uv_small.spec) == 3
-    assert config_for(FAST, uv_big.spec).epochs_for(uv_big.spec) == 30
-    assert config_for(FAST, VARIANTS["overfit"]) is FAST
-    with pytest.raises(ConfigError, match="no epochs for tier 'full'.*epochs=N"):
-        config_for(overfit_core.FULL, uv_small.spec)
+    assert mark.name == "overfit_checks" and mark.kwargs["variants"] == (uv_l2.spec,)
+    assert mark.kwargs["expected_failures"] == {"learns": "too short"} and mark.kwargs["kinds"] == ("synthetic",)
+    with pytest.raises(ConfigError, match="check"):
+        overfit_core.parametrize_with_checks([uv_l2], checks=["no_such_check"])
 
 
 def test_builders_must_return_a_model_with_the_datasets_output():

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from overfit_core import EXPERIMENTS, VARIANTS, get_variant, variants_for
+from overfit_core import VARIANTS, experiments, get_variant, variants_for
 from overfit_core.errors import ConfigError
 from overfit_core.variants import VariantSpec, build_model
 
@@ -27,16 +27,23 @@ def test_specs_are_frozen_and_round_trip():
 
 
 def test_every_experiment_names_registered_variants_of_one_dataset():
-    for variants in EXPERIMENTS.values():
+    for variants in experiments().values():
         assert len({get_variant(v).dataset for v in variants}) == 1
-    assert {v for vs in EXPERIMENTS.values() for v in vs} == set(VARIANTS)
+    assert {v for vs in experiments().values() for v in vs} == set(VARIANTS)
+    assert list(experiments(variants_for("fashion_mnist"))) == ["optimizer", "batchnorm", "init_scale"]
+
+
+def test_every_tag_in_use_is_declared():
+    from overfit_core import TAGS
+
+    assert {t for s in VARIANTS.values() for t in s.tags} <= set(TAGS)
 
 
 def _layers(model):
     return [(type(layer).__name__, getattr(layer, "units", None)) for layer in model.layers]
 
 
-@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("name", [s.name for d in INPUT for s in variants_for(d)])
 def test_model_shape_follows_spec(name):
     spec = get_variant(name)
     model = build_model(spec, INPUT[spec.dataset])

@@ -1,0 +1,73 @@
+"""Settings, resolved once: explicit values (CLI or pytest options), then OVERFIT_* variables, then defaults.
+
+Every consumer (the CLI, the pytest plugin, `check_variants`, the benchmarks) builds one `Settings`
+and passes it down; nothing below reads the environment for these.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from .config import TrainConfig, get_config, parse_seeds
+from .datasets import DataOptions
+from .errors import ConfigError, invalid, positive_int
+
+DEFAULT_SEEDS = "0-2"
+TRUE = ("1", "true", "yes")
+
+
+def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    base = environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "overfit-bench" / "records"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a run of the suite trains, on which data, and where records are kept."""
+
+    tier: str = "fast"
+    seeds: tuple[int, ...] = (0, 1, 2)
+    data_dir: str | None = None  # the real datasets' folder
+    download: bool = False  # allow keras.datasets to fetch the real datasets
+    cache_dir: Path = default_cache_dir()
+    retrain: bool = False
+    tf_threads: int | None = None  # TF threads per pytest-xdist worker (None: cores // workers)
+
+    def __post_init__(self):
+        get_config(self.tier)
+
+    @classmethod
+    def resolve(cls, *, tier: str | None = None, seeds=None, data_dir: str | None = None, download: bool | None = None,
+                cache_dir: str | Path | None = None, retrain: bool = False,
+                environ: Mapping[str, str] = os.environ) -> "Settings":
+        """Explicit arguments win; unset ones come from OVERFIT_TIER, OVERFIT_SEEDS, OVERFIT_DATA_DIR,
+        OVERFIT_DOWNLOAD, OVERFIT_CACHE_DIR and OVERFIT_TF_THREADS, then from the defaults."""
+        threads = environ.get("OVERFIT_TF_THREADS") or None
+        if threads is not None:
+            try:
+                threads = positive_int("OVERFIT_TF_THREADS", int(threads))
+            except ValueError:
+                raise ConfigError(invalid("OVERFIT_TF_THREADS", threads, "a positive integer")) from None
+        data_dir = data_dir or environ.get("OVERFIT_DATA_DIR") or None
+        cache = cache_dir or environ.get("OVERFIT_CACHE_DIR") or default_cache_dir(environ)
+        return cls(
+            tier=tier or environ.get("OVERFIT_TIER") or "fast",
+            seeds=parse_seeds(seeds if seeds is not None else environ.get("OVERFIT_SEEDS") or DEFAULT_SEEDS),
+            data_dir=str(Path(data_dir).expanduser().resolve()) if data_dir else None,
+            download=download if download is not None else environ.get("OVERFIT_DOWNLOAD", "").lower() in TRUE,
+            cache_dir=Path(cache).expanduser(), retrain=bool(retrain), tf_threads=threads)
+
+    @property
+    def config(self) -> TrainConfig:
+        return get_config(self.tier)
+
+    @property
+    def real_available(self) -> bool:
+        return bool(self.data_dir or self.download)
+
+    def data_options(self, kind: str) -> DataOptions:
+        if kind == "real":
+            return DataOptions(kind="real", data_dir=self.data_dir, download=self.download)
+        return DataOptions(kind=kind)
