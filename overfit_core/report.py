@@ -32,7 +32,12 @@ def summary(record: RunRecord) -> dict[str, float]:
 
 
 def plot_experiment(name: str, records: Sequence[RunRecord], path: Path) -> Path:
-    """Train (dashed) and validation (solid) un-regularised loss per variant; one line per seed."""
+    """Write `plot_png(name, records)` to `path` atomically."""
+    return atomic_write_bytes(path, plot_png(name, records))
+
+
+def plot_png(name: str, records: Sequence[RunRecord]) -> bytes:
+    """PNG of train (dashed) and validation (solid) un-regularised loss per variant; one line per seed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -63,7 +68,7 @@ def plot_experiment(name: str, records: Sequence[RunRecord], path: Path) -> Path
     fig.tight_layout()
     fig.savefig(buf, format="png")
     plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
 
 
 def _fmt(v) -> str:
