@@ -20,13 +20,14 @@ from .errors import ConfigError, invalid
 from .known_failures import installed_tf_version, known_failure
 from .records import RunRecord
 from .variants import VariantSpec, resolve
+from .verdicts import is_failure
 
 # Checks the synthetic look-alikes do not reproduce reliably yet (data, not an `if` in the check).
 SYNTHETIC_NOT_CALIBRATED = {
     "lr_too_high_is_jittery": "synthetic_boston: holds on 19 of 20 seeds (lr 1.0; seed 8: the sane lr's curve had 11 "
                               "rises, the too-high lr's 3 and a lower final loss); real boston holds on 20 of 20",
 }
-OUTCOMES = ("passed", "failed", "xfailed", "xpassed")  # ran; anything else ("skipped", "error") did not
+RAN = ("passed", "failed", "xfailed", "xpassed")  # outcomes of cases that ran; "skipped" or "error" did not
 
 
 @dataclass(frozen=True)
@@ -164,21 +165,22 @@ def classify(result: CheckResult, expectation: tuple[str, bool] | None) -> str:
     return "xpassed" if result.passed else "xfailed"
 
 
-def is_failure(outcome: str, expectation: tuple[str, bool] | None) -> bool:
-    return outcome == "failed" or (outcome == "xpassed" and bool(expectation and expectation[1]))
-
-
 def evaluate_case(case: Case, records: Mapping[str, RunRecord]) -> CheckResult:
     """The case's check on `records` (variant name -> record of the case's kind and seed)."""
     return evaluate(case.binding, records)
 
 
-def verdict(case: Case, result: CheckResult | None, outcome: str) -> dict:
-    """A plain mapping of one case's verdict, for reports and CI annotations."""
+def verdict(case: Case, result: CheckResult | None, outcome: str,
+            expectation: tuple[str, bool] | None = None) -> dict:
+    """One case's verdict as a plain mapping (`overfit_core.verdicts`), for reports and CI annotations."""
+    message = result.message if result else ""
+    if expectation is not None:
+        message += f" (expected to fail: {expectation[0]})"
     return {"id": case.id, "check": case.check, "variants": list(case.variants), "dataset": case.dataset,
-            "kind": case.kind, "seed": case.seed, "outcome": outcome,
-            "message": result.message if result else "", "measured": dict(result.measured) if result else {},
-            "threshold": result.threshold if result else "", "margin": result.margin if result else float("nan")}
+            "kind": case.kind, "seed": case.seed, "outcome": outcome, "message": message,
+            "measured": dict(result.measured) if result else {}, "threshold": result.threshold if result else "",
+            "margin": result.margin if result else float("nan"),
+            "strict": True if expectation is None else expectation[1]}
 
 
 class Tally:
@@ -190,7 +192,7 @@ class Tally:
         self.not_run: dict[str, int] = {}  # "skipped" or "error" -> cases
 
     def add(self, variants: Iterable[str], check: str, outcome: str) -> None:
-        if outcome not in OUTCOMES:
+        if outcome not in RAN:
             self.not_run[outcome] = self.not_run.get(outcome, 0) + 1
             return
         for v in dict.fromkeys(variants):
@@ -203,7 +205,7 @@ class Tally:
         for v, checks in sorted(self.checks.items()):  # reports from xdist workers arrive in any order
             counts = self.outcomes[v]
             n = sum(counts.values())
-            states = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts.get(o))
+            states = ", ".join(f"{counts[o]} {o}" for o in RAN if counts.get(o))
             out.append(f"{v}: {len(checks)} check{'s' * (len(checks) != 1)} ran ({', '.join(sorted(checks))}) "
                        f"in {n} case{'s' * (n != 1)}: {states}")
         if self.not_run:
@@ -219,6 +221,7 @@ class Suite:
         from .runner import RecordProvider
 
         self.settings, self.enable_real = settings, enable_real
+        self.results: dict[str, CheckResult] = {}  # case id -> its last result (the plugin reports them)
         options = {kind: settings.data_options(kind) for kind in DATA_KINDS}
         self.provider = RecordProvider(settings.config, options, RecordStore(settings.cache_dir),
                                        retrain=settings.retrain)
@@ -235,7 +238,7 @@ class Suite:
 
         if case.kind == "real" and not self.settings.real_available:
             pytest.skip("real datasets not configured: " + self.enable_real)
-        result = self.result(case)
+        result = self.results[case.id] = self.result(case)
         assert result.passed, str(result)
         return result
 
@@ -269,9 +272,9 @@ def run_cases(cases: Sequence[Case], records: Callable[[Case], Mapping[str, RunR
         expectation = expected_failure(case, expected)
         outcome = classify(result, expectation)
         report.append(result)
-        report.verdicts.append(verdict(case, result, outcome))
+        report.verdicts.append(verdict(case, result, outcome, expectation))
         tally.add(case.variants, case.check, outcome)
-        if is_failure(outcome, expectation):
+        if is_failure(report.verdicts[-1]):
             report.unexpected.append(result)
     return report, tally
 

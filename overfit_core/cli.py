@@ -104,6 +104,8 @@ def cmd_bench_gate(args) -> int:
 
 def cmd_run(args) -> int:
     from .cases import run_records, selection
+    from .ci import publish
+    from .html_report import write_html
     from .records import RecordStore
     from .report import checks_markdown, checks_table, write_report
     from .runner import load_datasets, plan, run_jobs
@@ -136,10 +138,13 @@ def cmd_run(args) -> int:
         report, _ = run_records(records)
     clock.lap("checks")
     path = write_report(records, out, checks_section=checks_markdown(report))
+    verdicts = getattr(report, "verdicts", [])
+    html = write_html(out / "report.html", records, verdicts)
     clock.lap("report")
     for line in checks_table(report):
         print(line)
-    print(f"wrote {len(records)} records to {out / 'records'}, report {path}")
+    print(f"wrote {len(records)} records to {out / 'records'}, report {path} and {html.name}")
+    publish(verdicts)  # GitHub Actions: annotations for failed checks and the job summary
     print(clock.summary(records))
     return 1 if getattr(report, "unexpected", None) else 0
 

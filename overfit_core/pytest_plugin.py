@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-CASE_PROPERTY = "overfit_bench_case"  # user_properties entry: travels with reports from pytest-xdist workers
+CASE_PROPERTY = "overfit_bench_case"  # user_properties entries: travel with reports from pytest-xdist workers
+VERDICT_PROPERTY = "overfit_bench_verdict"
 SETTINGS = pytest.StashKey["Settings"]()
 
 
@@ -108,8 +109,24 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(f"{case.dataset}-{case.kind}-seed{case.seed}"))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach the case's verdict (numbers, threshold, margin) to its report, for CI annotations and summaries."""
+    outcome = yield
+    report = outcome.get_result()
+    case = _case_of(item) if call.when == "call" else None
+    suite = getattr(item, "funcargs", {}).get("suite") if case is not None else None
+    result = getattr(suite, "results", {}).get(case.id) if suite is not None else None
+    state = _outcome(report)
+    if result is not None and state is not None:
+        from .cases import expected_failure, verdict
+
+        expectation = expected_failure(case) if hasattr(report, "wasxfail") or state == "xpassed" else None
+        report.user_properties.append((VERDICT_PROPERTY, verdict(case, result, state, expectation)))
+
+
 def _outcome(report) -> str | None:
-    """A pytest report as a case outcome (`cases.OUTCOMES`, or 'skipped'/'error'); None: not the case's verdict."""
+    """A pytest report as a case outcome (`cases.RAN`, or 'skipped'/'error'); None: not the case's verdict."""
     if report.when == "call":
         if hasattr(report, "wasxfail"):
             return "xpassed" if report.passed else "xfailed"
@@ -125,10 +142,13 @@ class _CheckCounter:
     """Counts property cases by variant and outcome (on the pytest-xdist controller too)."""
 
     def __init__(self, settings):
-        self.settings, self.tally = settings, None
+        self.settings, self.tally, self.verdicts = settings, None, []
 
     def pytest_runtest_logreport(self, report):
-        info = dict(tuple(p) for p in report.user_properties).get(CASE_PROPERTY)
+        props = dict(tuple(p) for p in report.user_properties)
+        if VERDICT_PROPERTY in props:
+            self.verdicts.append(props[VERDICT_PROPERTY])
+        info = props.get(CASE_PROPERTY)
         outcome = _outcome(report) if info else None
         if outcome is None:
             return
@@ -145,6 +165,9 @@ class _CheckCounter:
                                         f"{','.join(map(str, self.settings.seeds))})")
         for line in self.tally.lines():
             terminalreporter.write_line(line)
+        from .ci import publish
+
+        publish(self.verdicts, write=terminalreporter.write_line)  # GitHub Actions only: annotations and the job summary
 
 
 @pytest.fixture(scope="session")

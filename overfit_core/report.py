@@ -32,7 +32,12 @@ def summary(record: RunRecord) -> dict[str, float]:
 
 
 def plot_experiment(name: str, records: Sequence[RunRecord], path: Path) -> Path:
-    """Train (dashed) and validation (solid) un-regularised loss per variant; one line per seed."""
+    """Write `plot_png(name, records)` to `path` atomically."""
+    return atomic_write(path, plot_png(name, records))
+
+
+def plot_png(name: str, records: Sequence[RunRecord]) -> bytes:
+    """PNG of train (dashed) and validation (solid) un-regularised loss per variant; one line per seed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,7 +58,7 @@ def plot_experiment(name: str, records: Sequence[RunRecord], path: Path) -> Path
             ax.plot(epochs, r.curve(f"val_{key}"), "-", color=colour, alpha=0.8,
                     label=None if j else f"{variant} validation")
     first = records[0]
-    ax.set(title=f"{name}: {first.dataset} ({first.data_kind}), seeds {sorted({r.seed for r in records})}",
+    ax.set(title=f"{name}: {first.dataset} ({first.data_kind}), seeds {seed_ranges(r.seed for r in records)}",
            xlabel="epoch", ylabel=first.spec.unregularised_metric)
     if first.spec.task == "regression":
         ax.set_yscale("log")
@@ -63,7 +68,20 @@ def plot_experiment(name: str, records: Sequence[RunRecord], path: Path) -> Path
     fig.tight_layout()
     fig.savefig(buf, format="png")
     plt.close(fig)
-    return atomic_write(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def seed_ranges(seeds) -> str:
+    """'0-19,100' for seeds 0..19 and 100: short enough for a plot title."""
+    out, run = [], []
+    for s in sorted(set(seeds)):
+        if run and s != run[-1] + 1:
+            out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+            run = []
+        run.append(s)
+    if run:
+        out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ",".join(out)
 
 
 def _fmt(v) -> str:

@@ -12,14 +12,15 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from overfit_core import SMOKE, DataOptions, get_variant, load_dataset
 from overfit_core.errors import ConfigError
-from overfit_core.parallel import (RecyclingTrainer, available_cores, lock_path, record_lock, recycled_trainer,
-                                   xdist_threads)
-from overfit_core.records import RecordStore, RunRecord
+from overfit_core.parallel import RecyclingTrainer, available_cores, recycled_trainer, xdist_threads
+from overfit_core.records import RecordStore, RunRecord, lock_path
+from overfit_core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 PROBE = "OVERFIT_XDIST_PROBE"
@@ -33,7 +34,9 @@ def _python(code: str, timeout: float = 300, **env) -> subprocess.CompletedProce
 # --- the record lock --------------------------------------------------------------------------
 
 def test_record_lock_excludes_another_process_until_released(tmp_path):
-    record = tmp_path / "tiny-boston-seed0-smoke--k.json"
+    store = RecordStore(tmp_path)
+    record = store.path("tiny-boston-seed0-smoke", "k")
+    assert record == tmp_path / "tiny-boston-seed0-smoke--k.json"
     try_lock = f"""
         from filelock import FileLock, Timeout
         try:
@@ -42,16 +45,24 @@ def test_record_lock_excludes_another_process_until_released(tmp_path):
         except Timeout:
             print("busy")
     """
-    with record_lock(record):
+    with store.lock("tiny-boston-seed0-smoke", "k"):
         assert _python(try_lock).stdout.strip() == "busy"
     assert _python(try_lock).stdout.strip() == "acquired"
     assert lock_path(record).name.startswith(".")  # never globbed as a record
+    assert lock_path(record).parent == tmp_path
     assert list(tmp_path.glob("*.json")) == []
 
 
-def test_no_store_means_no_lock():
-    with record_lock(None):
-        pass
+def test_no_store_means_no_lock(monkeypatch):
+    from overfit_core import training
+
+    def no_lock(self, *a, **k):
+        raise AssertionError("a lock was taken without a store")
+
+    monkeypatch.setattr(RecordStore, "lock", no_lock)
+    monkeypatch.setattr(training, "train", lambda spec, dataset, seed, config, **kw: "trained")
+    boston = SimpleNamespace(name="boston")  # nothing is read from it without a store
+    assert training.train_cached(get_variant("tiny"), boston, 0, SMOKE, None) == ("trained", False)
 
 
 # --- TF threads -------------------------------------------------------------------------------
@@ -61,9 +72,20 @@ def test_xdist_threads_share_the_cores_between_workers():
     assert xdist_threads({}) is None
     assert xdist_threads({"PYTEST_XDIST_WORKER": "gw1", "PYTEST_XDIST_WORKER_COUNT": "2"}) == max(1, cores // 2)
     assert xdist_threads({"PYTEST_XDIST_WORKER": "gw0", "PYTEST_XDIST_WORKER_COUNT": str(4 * cores)}) == 1
-    assert xdist_threads({"PYTEST_XDIST_WORKER": "gw0", "OVERFIT_TF_THREADS": "3"}) == 3
+    # OVERFIT_TF_THREADS is read once, by Settings.resolve; the plugin passes it on as the override
+    assert xdist_threads({"PYTEST_XDIST_WORKER": "gw0", "OVERFIT_TF_THREADS": "3"}) == max(1, cores)  # not read here
+    assert Settings.resolve(environ={"OVERFIT_TF_THREADS": "3"}).tf_threads == 3
+    assert Settings.resolve(environ={}).tf_threads is None
+    assert xdist_threads({"PYTEST_XDIST_WORKER": "gw0"}, override=3) == 3
+    assert xdist_threads({"PYTEST_XDIST_WORKER": "gw0", "PYTEST_XDIST_WORKER_COUNT": "2"}, override=None) == max(
+        1, cores // 2)
+    assert xdist_threads({}, override=3) is None  # outside xdist: no limit
     with pytest.raises(ConfigError, match="OVERFIT_TF_THREADS='0'"):
-        xdist_threads({"PYTEST_XDIST_WORKER": "gw0", "OVERFIT_TF_THREADS": "0"})
+        Settings.resolve(environ={"OVERFIT_TF_THREADS": "0"})
+    with pytest.raises(ConfigError, match="OVERFIT_TF_THREADS='many'"):
+        Settings.resolve(environ={"OVERFIT_TF_THREADS": "many"})
+    with pytest.raises(ConfigError, match="tf_threads=0"):
+        xdist_threads({"PYTEST_XDIST_WORKER": "gw0"}, override=0)
 
 
 def test_limit_tf_threads_works_before_tf_starts_and_warns_after():
