@@ -27,7 +27,7 @@ from .records import RunRecord, atomic_write
 from .verdicts import Verdict, by_check, case_label, check_verdict, is_failure, state, worst_margin
 
 BASE_KB, PER_ROW_KB, PER_PLOT_KB = 16, 1, 200
-THREAD_VARS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "OVERFIT_TF_THREADS",
+THREAD_VARS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
                "TF_ENABLE_ONEDNN_OPTS")
 __doc__ = __doc__.format(BASE_KB=BASE_KB, PER_ROW_KB=PER_ROW_KB, PER_PLOT_KB=PER_PLOT_KB)
 

@@ -14,9 +14,9 @@ import sys
 
 import pytest
 
-from overfit_core.distribute import (cluster_task, compare, free_ports, local_tf_config, make_strategy,
-                                     multiworker_env, worker_out_dir)
+from overfit_core.distribute import compare, free_ports, local_tf_config, multiworker_env
 from overfit_core.errors import ConfigError
+from overfit_core.strategies import STRATEGIES, cluster_task, make_strategy, worker_out_dir
 
 pytest_plugins = ["pytester"]
 
@@ -24,6 +24,7 @@ pytest_plugins = ["pytester"]
 def test_unknown_strategy_lists_the_valid_ones():
     with pytest.raises(ConfigError, match="one of default, mirrored, multiworker"):
         make_strategy("horovod")
+    assert STRATEGIES == ("default", "mirrored", "multiworker")
     assert make_strategy("default") is None  # train exactly as without a strategy
 
 
@@ -57,7 +58,7 @@ def test_cli_multiworker_without_cluster_exits_2(monkeypatch, tmp_path, capsys):
 STRATEGY_CHILD = """
 from overfit_core import SMOKE, DataOptions, get_variant, load_dataset
 from overfit_core.compat import tf
-from overfit_core.distribute import describe
+from overfit_core.strategies import describe
 from overfit_core.training import record_key, train
 
 boston = load_dataset("boston", DataOptions(kind="synthetic"))
@@ -158,26 +159,28 @@ def test_property_suite_runs_under_xdist(pytester, monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     pytester.makepyfile("""
         import pytest
+        from overfit_core import parametrize_with_checks
 
-        @pytest.mark.check("regression_metrics")
-        def test_regression_metrics(case, suite):
-            suite.assert_holds(case)
-
-        @pytest.mark.check("lr_too_high_is_jittery")
-        def test_lr_too_high_is_jittery(case, suite):
+        @parametrize_with_checks(["tiny", "tiny_lr_high"])
+        def test_boston(case, suite):
+            if case.check == "regression_metrics":
+                suite.assert_holds(case)
+                return
             if case.kind == "real":
                 pytest.skip("no real data here")
-            result = suite.result(case)  # smoke is too short for this property: only its plumbing is tested
-            assert result.check == "lr_too_high_is_jittery" and not result.skipped
+            result = suite.result(case)  # smoke is too short for these properties: only their plumbing is tested
+            assert result.check in ("learns", "lr_too_high_is_jittery") and not result.skipped
     """)
     result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadgroup", "--tier", "smoke", "--seeds", "0-1",
                                            "--cache-dir", str(tmp_path), "-p", "no:cacheprovider", timeout=600)
-    result.assert_outcomes(passed=4, xpassed=2, skipped=6)  # synthetic lr_too_high: a non-strict xfail (suite.py)
+    # regression_metrics (tiny, tiny_lr_high), learns (tiny) and lr_too_high_is_jittery (tiny_lr_high vs tiny):
+    # 4 bindings x 2 kinds x 2 seeds; synthetic lr_too_high is a non-strict xfail (cases.SYNTHETIC_NOT_CALIBRATED)
+    result.assert_outcomes(passed=6, xpassed=2, skipped=8)
     result.stdout.fnmatch_lines([
         "*overfit-bench: checks run per variant (tier smoke, seeds 0,1)*",
-        "tiny: 2 checks ran (lr_too_high_is_jittery, regression_metrics) in 4 cases: 2 passed, 2 xpassed",
+        "tiny: 3 checks ran (learns, lr_too_high_is_jittery, regression_metrics) in 6 cases: 4 passed, 2 xpassed",
         "tiny_lr_high: 2 checks ran (lr_too_high_is_jittery, regression_metrics) in 4 cases: 2 passed, 2 xpassed",
-        "not run: 6 cases skipped",
+        "not run: 8 cases skipped",
     ])
     # each (variant, seed) trained once although two workers shared the cache
     assert sorted(p.name.split("--")[0] for p in tmp_path.glob("*.json")) == [
