@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from overfit_core import FAST
+from overfit_core.training import plan
 from overfit_core.variants import VariantSpec, build_metrics, build_model, build_optimizer
 
 SUITE = FAST  # the suite's training path: the default tier of `overfit-bench run` and of the property tests
@@ -24,8 +25,9 @@ def trainable_params(model) -> int:
 
 def epoch_args(spec: VariantSpec, dataset, config=SUITE):
     """(x, y, fit kwargs, training samples per epoch): the arrays and validation `training.train` uses."""
-    n = config.max_samples_for(spec)
+    todo = plan(spec, config)
+    n = todo["max_train_samples"]
     x, y = dataset.x_train[:n], dataset.y_train[:n]
-    split = config.validation_split_for(spec)
+    split = todo["validation_split"]
     kwargs = {"validation_split": split} if split else {"validation_data": (dataset.x_val, dataset.y_val)}
     return x, y, kwargs, int(len(x) * (1 - (split or 0)))

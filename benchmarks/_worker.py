@@ -23,8 +23,9 @@ def main() -> int:
     tf.config.threading.set_intra_op_parallelism_threads(args.get("intra", 0))
     tf.config.threading.set_inter_op_parallelism_threads(args.get("inter", 0))
     spec = get_variant(args["variant"])
-    kind = "real" if args.get("data_dir") else "synthetic"
-    ds = load_dataset(spec.dataset, DataOptions(kind=kind, data_dir=args.get("data_dir")))
+    data_dir = args.get("data_dir")  # resolved by conftest.py (Settings); a worker reads no environment for it
+    options = DataOptions(kind="real", data_dir=data_dir) if data_dir else DataOptions(kind="synthetic")
+    ds = load_dataset(spec.dataset, options)
     x, y = fixed_steps(ds.x_train, ds.y_train, spec.batch_size, args["steps"])
     keras.utils.set_random_seed(0)
     model = build_model(spec, ds.input_shape)

@@ -5,7 +5,6 @@ Not part of the default `pytest` (testpaths is tests/). Run: pytest benchmarks -
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -14,7 +13,8 @@ import pytest
 
 from overfit_core import VARIANTS, DataOptions, get_variant, load_dataset
 from overfit_core.bench import MatmulProbe, machine_facts, steps_for
-from overfit_core.errors import OverfitBenchError
+from overfit_core.errors import ConfigError, OverfitBenchError
+from overfit_core.settings import Settings as OverfitSettings
 
 PATH_VARIANTS = ("overfit", "adam")  # compute-bound (batch 500) and overhead-bound (batch 32)
 EQUIVALENCE_VARIANTS = (*PATH_VARIANTS, "adam_dropout")
@@ -117,10 +117,19 @@ def bench(pytestconfig) -> Settings:
     return _settings(pytestconfig)
 
 
+def _data_dir(config) -> str | None:
+    """The real datasets' folder, resolved as everywhere else: --data-dir (the overfit-bench plugin's option),
+    then OVERFIT_DATA_DIR."""
+    try:
+        return OverfitSettings.resolve(data_dir=config.getoption("--data-dir", default=None)).data_dir
+    except ConfigError as e:
+        raise pytest.UsageError(str(e)) from None
+
+
 @pytest.fixture(scope="session")
-def data():
+def data(pytestconfig):
     """Dataset by name: synthetic, or real when OVERFIT_DATA_DIR (or --data-dir) is set."""
-    data_dir = os.environ.get("OVERFIT_DATA_DIR")
+    data_dir = _data_dir(pytestconfig)
     options = DataOptions(kind="real", data_dir=data_dir) if data_dir else DataOptions(kind="synthetic")
     cache = {}
 

@@ -21,10 +21,10 @@ REFERENCE = {"suite_train": "plain_fit_same_options", "plain_fit_same_options": 
 def test_trainer(benchmark, measure, bench, data, path_variant, runner):
     from overfit_core.compat import clear_session
 
-    spec = get_variant(path_variant)
-    ds = data(spec.dataset)
     epochs = bench.trainer_epochs
-    config = dataclasses.replace(SUITE, tier="bench", epochs=((spec.name, epochs),))
+    spec = dataclasses.replace(get_variant(path_variant), epochs=(("*", epochs),))  # how long it trains is on the spec
+    ds = data(spec.dataset)
+    config = dataclasses.replace(SUITE, tier="bench")
     x, y, kwargs, n_train = epoch_args(spec, ds, config)
 
     def plain(options):

@@ -50,10 +50,13 @@ class Settings:
                 threads = positive_int("OVERFIT_TF_THREADS", int(threads))
             except ValueError:
                 raise ConfigError(invalid("OVERFIT_TF_THREADS", threads, "a positive integer")) from None
-        data_dir = data_dir or environ.get("OVERFIT_DATA_DIR") or None
-        cache = cache_dir or environ.get("OVERFIT_CACHE_DIR") or default_cache_dir(environ)
+        if data_dir is None:
+            data_dir = environ.get("OVERFIT_DATA_DIR") or None
+        cache = cache_dir if cache_dir is not None else environ.get("OVERFIT_CACHE_DIR") or default_cache_dir(environ)
+        if not str(cache).strip():
+            raise ConfigError(invalid("cache_dir", cache_dir, "a folder path", "Pass --cache-dir DIR or unset it."))
         return cls(
-            tier=tier or environ.get("OVERFIT_TIER") or "fast",
+            tier=tier if tier is not None else environ.get("OVERFIT_TIER") or "fast",
             seeds=parse_seeds(seeds if seeds is not None else environ.get("OVERFIT_SEEDS") or DEFAULT_SEEDS),
             data_dir=str(Path(data_dir).expanduser().resolve()) if data_dir else None,
             download=download if download is not None else environ.get("OVERFIT_DOWNLOAD", "").lower() in TRUE,

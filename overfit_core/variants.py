@@ -50,6 +50,16 @@ class VariantSpec:
     # "module:qualname@source-hash" of a user's model builder (`@variant`); "" for the built-in variants
     builder: str = ""
 
+    def __post_init__(self):
+        for tier, n in self.epochs:
+            if tier != "*" and tier not in TIERS:
+                raise ConfigError(invalid("epochs", self.epochs, f"(tier, n) pairs with tiers from {', '.join(TIERS)} "
+                                          "or '*'"))
+            positive_int(f"epochs[{tier!r}]", n)
+        positive_int("max_train_samples", self.max_train_samples, allow_none=True)
+        positive_int("batch_size", self.batch_size)
+        positive_int("early_stopping_patience", self.early_stopping_patience, allow_none=True)
+
     @property
     def loss(self) -> str:
         return get_dataset(self.dataset).loss

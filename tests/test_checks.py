@@ -42,6 +42,24 @@ def test_every_check_applies_to_the_registry():
     assert applied == set(CHECKS)
 
 
+def test_registry_bindings():
+    """Which built-in variants each check binds (a new check adds its line here)."""
+    got = {name: [b.label for b in bindings({s.name: s for s in builtin_variants()}, [name])] for name in CHECKS}
+    assert got == {
+        "val_loss_diverges": ["overfit"], "bigger_overfits_more": ["overfit-basic"],
+        "dropout_narrows_gap": ["dropout-reg_base", "adam_dropout-adam"], "l1_shrinks_weights": ["l1-reg_base"],
+        "l2_shrinks_weights": ["l2-reg_base"], "regularisation_narrows_gap": ["l1-reg_base", "l2-reg_base"],
+        "l1_sparser_than_l2": ["l1-l2"], "batchnorm_speeds_convergence": ["bn-bn_basic"],
+        "batchnorm_tames_init_scale": ["bn-bn_init10-bn_basic-bn_basic_init10"],
+        "optimizers_both_learn": ["rmsprop-adam"], "lr_too_high_is_jittery": ["tiny_lr_high-tiny"],
+        "memorises_random_labels": ["overfit_random_labels"], "early_stopping_matches_min": ["overfit_early_stop"],
+        "regression_metrics": ["tiny", "tiny_lr_high"],
+        "learns": ["basic", "overfit", "reg_base", "l1", "l2", "dropout", "overfit_early_stop", "rmsprop", "adam",
+                   "adam_dropout", "bn_basic", "bn", "bn_basic_init10", "bn_init10", "tiny"],
+        "penalty_raises_train_loss": ["l1-reg_base", "l2-reg_base"],
+    }
+
+
 def test_unknown_check_lists_valid_names():
     with pytest.raises(ConfigError, match="val_loss_diverges"):
         get_check("val_loss_explodes")

@@ -3,7 +3,7 @@ others go on; an interrupted run keeps what it wrote and resumes; a corrupt cach
 
 What is covered elsewhere (not repeated here): tests/test_data.py (corrupt files through the API),
 tests/test_cli.py (bad seeds, tier, dataset, data directory; --out that is a file), tests/test_records.py
-(corrupt records in RecordStore, atomic writes), tests/test_config.py (epochs <= 0, unknown tier).
+(corrupt records in RecordStore, atomic writes), tests/test_config.py (unknown tier).
 """
 from __future__ import annotations
 
@@ -21,15 +21,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from overfit_core import SMOKE, DataOptions, get_variant
-from overfit_core.checks import evaluate_all, get_check
+from overfit_core import DataOptions, VariantSpec, get_variant, variant
+from overfit_core.cases import Suite, cases_for, run_records
+from overfit_core.checks import get_check
 from overfit_core.cli import main
-from overfit_core.config import TrainConfig
-from overfit_core.data import load_raw
+from overfit_core.datasets import get_dataset, load_raw
 from overfit_core.errors import ConfigError, DataError
 from overfit_core.parallel import RecyclingTrainer, recycled_trainer
 from overfit_core.records import RunRecord
-from overfit_core.suite import PropertySuite, cases
+from overfit_core.settings import Settings
 from tests.test_data import _boston_table, _fashion
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,7 +113,14 @@ def test_bad_data_file_exits_2_naming_file_and_problem_and_keeps_earlier_output(
     (["--datasets", ","], "a comma-separated subset of imdb,fashion_mnist,boston"),
     (["--tier", ""], "tier=''"),
 ])
-def test_more_usage_errors_exit_2_with_one_line_and_keep_earlier_output(capsys, earlier_output, argv, needle):
+def test_more_usage_errors_exit_2_with_one_line_and_keep_earlier_output(capsys, monkeypatch, earlier_output, argv,
+                                                                       needle):
+    from overfit_core import runner
+
+    def trains(*a, **k):  # a usage error must stop the run before any training (and fail this test fast)
+        raise AssertionError(f"run {argv} went on to train instead of exiting with a usage error")
+
+    monkeypatch.setattr(runner, "run_jobs", trains)
     before = snapshot(earlier_output)
     assert main(["run", *argv, "--out", str(earlier_output)]) == 2
     err = capsys.readouterr().err.strip()
@@ -158,11 +165,17 @@ def test_a_pickle_posing_as_imdb_npz_is_never_unpickled(tmp_path):
 @pytest.mark.parametrize("call,needle", [
     (lambda: get_variant("giant"), "variant='giant'"),
     (lambda: get_check("overfits"), "check='overfits'"),
-    (lambda: cases("overfits", (0,)), "check='overfits'"),
-    (lambda: PropertySuite.create("medium", Path("unused")), "tier='medium'"),
-    (lambda: TrainConfig.from_dict({**SMOKE.to_dict(), "epochs": [["boston", 0]]}), "epochs['boston']=0"),
-    (lambda: TrainConfig.from_dict({**SMOKE.to_dict(), "epochs": [["imdb", -3]]}), "epochs['imdb']=-3"),
-    (lambda: TrainConfig(tier="x", epochs=(), max_train_samples=(("imdb", 0),)), "max_train_samples['imdb']=0"),
+    (lambda: cases_for(["tiny"], seeds=(0,), checks=["overfits"]), "check='overfits'"),
+    (lambda: Suite(Settings.resolve(tier="medium", cache_dir="unused")), "tier='medium'"),
+    # how long a variant trains is on its spec now: `variant(epochs=...)` and the spec itself (as loaded from a record)
+    (lambda: variant(name="zero_epochs", dataset="boston", epochs={"smoke": 0}), "epochs['smoke']=0"),
+    (lambda: variant(name="negative_epochs", dataset="imdb", epochs=-3), "epochs=-3"),
+    (lambda: VariantSpec.from_dict({**get_variant("tiny").to_dict(), "epochs": [["smoke", 0]]}), "epochs"),
+    (lambda: VariantSpec.from_dict({**get_variant("l1").to_dict(), "epochs": [["*", -3]]}), "epochs"),
+    (lambda: dataclasses.replace(get_variant("l1"), max_train_samples=0), "max_train_samples=0"),
+    # and, where a variant sets none, on its dataset
+    (lambda: dataclasses.replace(get_dataset("boston"), epochs={"smoke": 0}), "epochs['smoke']=0"),
+    (lambda: dataclasses.replace(get_dataset("imdb"), max_train_samples={"smoke": 0}), "max_train_samples['smoke']=0"),
     (lambda: RecyclingTrainer(0), "fits_per_process=0"),
     (lambda: recycled_trainer(-1, 3).__enter__(), "fits_per_process=-1"),
 ])
@@ -181,18 +194,23 @@ def _corruptions(text: str) -> dict[str, bytes]:
         "truncated": text.encode()[: len(text) // 2],
         "binary": bytes(range(256)) * 4,
         "empty": b"",
-        "epochs_zero": json.dumps({**d, "config": {**d["config"], "epochs": [["boston", 0]]}}).encode(),
+        "epochs_zero": json.dumps({**d, "spec": {**d["spec"], "epochs": [["smoke", 0]]}}).encode(),
         "history_null": json.dumps({**d, "history": None}).encode(),
         "other_key": json.dumps({**d, "cache_key": "0" * 24}).encode(),
     }
+
+
+def _suite(cache_dir: Path) -> Suite:
+    """What the `suite` fixture builds, for the smoke tier and this record cache."""
+    return Suite(Settings.resolve(tier="smoke", cache_dir=cache_dir))
 
 
 @pytest.fixture(scope="module")
 def trained_cache(tmp_path_factory):
     """A record cache holding the smoke-tier record of `tiny` on synthetic boston, seed 0."""
     root = tmp_path_factory.mktemp("cache")
-    case = cases("regression_metrics", (0,), kinds=("synthetic",))[0]
-    assert PropertySuite.create("smoke", root).result(case).passed
+    (case,) = cases_for(["tiny"], seeds=(0,), kinds=("synthetic",), checks=["regression_metrics"])
+    assert _suite(root).result(case).passed
     (path,) = root.glob("tiny-boston-seed0-smoke--*.json")
     return case, path
 
@@ -203,7 +221,7 @@ def test_suite_retrains_a_corrupt_cached_record_with_a_warning(tmp_path, trained
     case, good = trained_cache
     path = tmp_path / good.name
     path.write_bytes(_corruptions(good.read_text())[kind])
-    suite = PropertySuite.create("smoke", tmp_path)  # what the `suite` fixture builds
+    suite = _suite(tmp_path)
     with pytest.warns(UserWarning, match="Discarding corrupt cached record .* it will be retrained"):
         result = suite.result(case)
     assert result.passed, str(result)
@@ -219,10 +237,10 @@ DIVERGING = dataclasses.replace(get_variant("tiny"), name="tiny_diverges", optim
 
 @pytest.mark.training
 def test_diverging_run_is_recorded_checks_say_so_and_other_runs_go_on(tmp_path, capsys, monkeypatch):
-    from overfit_core import runner
+    from overfit_core import cli
 
     # Adam at 1e6 stays finite on this model (its step is bounded by the learning rate); SGD overflows.
-    monkeypatch.setattr(runner, "variants_for", lambda name: (DIVERGING, get_variant("tiny")))
+    monkeypatch.setattr(cli, "builtin_variants", lambda: (DIVERGING, get_variant("tiny")))
     out = tmp_path / "out"
     code = main(["run", "--datasets", "boston", "--tier", "smoke", "--out", str(out)])
     captured = capsys.readouterr()
@@ -236,7 +254,7 @@ def test_diverging_run_is_recorded_checks_say_so_and_other_runs_go_on(tmp_path, 
     assert diverged.status == "diverged" and not math.isfinite(diverged.history["loss"][-1])
     assert ok.status == "ok" and ok.epochs_run == 3
 
-    results = evaluate_all([diverged, ok])
+    results, _ = run_records([diverged, ok])
     judged_diverged = [r for r in results if "tiny_diverges-boston-seed0-smoke" in r.runs]
     assert judged_diverged and all(r.skipped and not r.passed for r in judged_diverged)
     assert all("training diverged in tiny_diverges-boston-seed0-smoke (diverged)" in r.message for r in judged_diverged)
