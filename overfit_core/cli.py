@@ -106,6 +106,7 @@ def cmd_run(args) -> int:
     from .cases import run_records, selection
     from .ci import publish
     from .html_report import write_html
+    from .progress import progress_for
     from .records import RecordStore
     from .report import checks_markdown, checks_table, write_report
     from .runner import load_datasets, plan, run_jobs
@@ -131,7 +132,7 @@ def cmd_run(args) -> int:
     # Every worker of a cluster must run every fit: a record cached on one worker only would leave the others waiting.
     records = run_jobs(plan(specs.values(), settings.seeds), loaded, config, RecordStore(out / "records"),
                        retrain=settings.retrain or args.strategy == "multiworker", fits_per_process=fits_per_process,
-                       strategy=strategy)
+                       strategy=strategy, progress=progress_for())  # a bar on a terminal, else a line per job
     clock.lap("training")
     report = []
     if not args.no_checks:

@@ -7,7 +7,8 @@
   one process alone at 23k; with one intra- and one inter-op thread each, 16k each). Must run
   before TensorFlow initialises its runtime.
 - `recycled_trainer`: trains in a child process that is replaced every N fits. Keras keeps about
-  4-5 MB per fit in a process and `clear_session` does not give it back; a new process does.
+  4-5 MB per fit in a process and `clear_session` does not give it back; a new process does. On
+  Python 3.11+ `ProcessPoolExecutor(max_tasks_per_child=N)` does the replacing.
 
 Nothing here imports TensorFlow at module level.
 """
@@ -78,33 +79,63 @@ def configure_xdist_worker(override: int | None = None) -> int | None:
 
 # --- training in recycled child processes -----------------------------------------------------
 
+# Python 3.11+: the pool itself replaces its worker after `max_tasks_per_child` tasks. Before 3.11 the
+# trainer counts fits and replaces the whole executor (the only hand-written part left; requires-python >= 3.9).
+POOL_RECYCLES_WORKERS = sys.version_info >= (3, 11)
+
+
 def _child_init() -> None:
     # Ctrl-C reaches the whole process group: let the parent alone decide (it stops this process).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _train_in_child(spec, dataset, seed, config, store_root, retrain) -> tuple[str, bool]:
+def _train_in_child(spec, dataset, seed, config, store_root, retrain) -> tuple[str, bool, int]:
     from .records import RecordStore
     from .training import train_cached
 
     store = RecordStore(store_root) if store_root is not None else None
     record, cached = train_cached(spec, dataset, seed, config, store, retrain=retrain)
-    return record.to_json(), cached  # MappingProxyType does not pickle; the JSON form is lossless
+    return record.to_json(), cached, os.getpid()  # MappingProxyType does not pickle; the JSON form is lossless
+
+
+def _new_executor(fits_per_process: int) -> ProcessPoolExecutor:
+    """One spawned worker; on Python 3.11+ replaced by the pool after `fits_per_process` fits.
+
+    The trainer submits one fit at a time and waits for it, so the pool never holds a backlog of queued
+    tasks: the max_tasks_per_child deadlock of CPython 3.11-3.13 (gh-115634) needs one.
+    """
+    recycle = {"max_tasks_per_child": fits_per_process} if POOL_RECYCLES_WORKERS else {}
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_child_init, **recycle)
+
+
+def _terminate_workers(executor: ProcessPoolExecutor) -> None:
+    """Stop the executor and its worker now, mid-fit: an interrupted run must not wait for a fit to end."""
+    if hasattr(executor, "terminate_workers"):  # Python 3.14+
+        executor.terminate_workers()
+        return
+    # Before 3.14 shutdown(wait=False) lets a running fit go on to its end, and the executor offers no
+    # public handle on its workers: its private `_processes` (pid -> Process) is the only way to stop them.
+    for proc in list((getattr(executor, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    executor.shutdown(wait=False, cancel_futures=True)
 
 
 class RecyclingTrainer:
     """`train_cached` that fits in a spawned child process, replaced after every `fits_per_process` fits.
 
     Records already in the store are loaded here, without starting a child; variants with a user's
-    builder (`overfit_core.variant`) train here too. `pids` lists the child processes used, in order.
-    As with any spawned process, a script that uses this needs ``if __name__ == "__main__":``.
+    builder (`overfit_core.variant`) train here too. `pids` lists the child processes that trained, in
+    order (each fit reports its process id). As with any spawned process, a script that uses this needs
+    ``if __name__ == "__main__":``.
     """
 
     def __init__(self, fits_per_process: int):
         self.fits_per_process = positive_int("fits_per_process", fits_per_process)
         self.pids: list[int] = []
         self._executor: ProcessPoolExecutor | None = None
-        self._fits = 0
+        self._fits = 0  # fits given to this executor; only read where the pool cannot recycle (< 3.11)
 
     def __call__(self, spec, dataset, seed, config, store, *, retrain: bool = False):
         from .records import RunRecord, run_id
@@ -119,35 +150,30 @@ class RecyclingTrainer:
             cached = store.load(name, record_key(spec, dataset, check_seed(seed), config))
             if cached is not None:
                 return cached, True
-        if self._executor is None or self._fits >= self.fits_per_process:
+        if self._executor is None or (not POOL_RECYCLES_WORKERS and self._fits >= self.fits_per_process):
             self._stop(wait=True)
-            self._executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=_child_init)
-            self._fits = 0
+            self._executor, self._fits = _new_executor(self.fits_per_process), 0
         self._fits += 1
         future = self._executor.submit(_train_in_child, spec, dataset, seed, config,
                                        None if store is None else store.root, retrain)
-        self.pids.extend(p for p in self._child_pids() if p not in self.pids)
         try:
-            text, cached = future.result()
+            text, cached, pid = future.result()
         except BrokenProcessPool:
             self._stop(wait=False)
             raise RuntimeError(f"the training process died while training {name} (killed, or out of memory); "
                                "records written so far are kept") from None
+        if not self.pids or self.pids[-1] != pid:  # one worker at a time: a new pid is a new child
+            self.pids.append(pid)
         return RunRecord.from_json(text), cached
-
-    def _child_pids(self) -> list[int]:
-        return list(getattr(self._executor, "_processes", None) or {})
 
     def _stop(self, *, wait: bool) -> None:
         executor, self._executor = self._executor, None
         if executor is None:
             return
-        if not wait:  # interrupted: do not wait for a fit to finish
-            for proc in list((getattr(executor, "_processes", None) or {}).values()):
-                with contextlib.suppress(Exception):
-                    proc.terminate()
-        executor.shutdown(wait=wait, cancel_futures=True)
+        if wait:
+            executor.shutdown(wait=True, cancel_futures=True)
+        else:  # interrupted: do not wait for a fit to finish
+            _terminate_workers(executor)
 
     def close(self, *, wait: bool = True) -> None:
         self._stop(wait=wait)

@@ -2,15 +2,17 @@
 of the case pipeline (`overfit_core.cases`)."""
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .config import TrainConfig
 from .datasets import DataOptions, Dataset, load_dataset
 from .records import RecordStore, RunRecord, run_id
 from .variants import VariantSpec
+
+if TYPE_CHECKING:
+    from .progress import JobProgress
 
 
 @dataclass(frozen=True)
@@ -26,10 +28,12 @@ def plan(specs: Iterable[VariantSpec], seeds: Sequence[int]) -> tuple[Job, ...]:
 
 
 def run_jobs(jobs: Sequence[Job], datasets: dict[str, Dataset], config: TrainConfig, store: RecordStore | None,
-             *, retrain: bool = False, log: Callable[[str], None] | None = None,
+             *, retrain: bool = False, progress: JobProgress | None = None,
              fits_per_process: int = 0, strategy=None) -> list[RunRecord]:
     """Train what the store lacks; each record is saved as soon as it exists (safe to interrupt).
 
+    `progress` (see `progress.py`; default: one line per job on stderr) hears of every job and is closed
+    at the end, also when interrupted.
     With 0 < `fits_per_process` < len(jobs), fits run in a child process replaced after that many
     fits, which bounds memory (Keras keeps ~5 MB per fit in a process; see `parallel.py`).
     With a `tf.distribute` strategy every fit runs in this process, under it.
@@ -37,21 +41,25 @@ def run_jobs(jobs: Sequence[Job], datasets: dict[str, Dataset], config: TrainCon
     import functools
 
     from .parallel import recycled_trainer
+    from .progress import LineProgress
 
-    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    progress = LineProgress() if progress is None else progress
     records = []
-    with recycled_trainer(0 if strategy is not None else fits_per_process, len(jobs)) as train_cached:
-        if strategy is not None:
-            train_cached = functools.partial(train_cached, strategy=strategy)
-        for i, job in enumerate(jobs, 1):
-            name = run_id(job.spec.name, job.spec.dataset, job.seed, config.tier)
-            start = time.perf_counter()
-            record, cached = train_cached(job.spec, datasets[job.spec.dataset], job.seed, config, store,
-                                          retrain=retrain)
-            took = "cached" if cached else f"{time.perf_counter() - start:.1f}s"
-            status = "" if record.status == "ok" else f" [{record.status}]"
-            log(f"[{i}/{len(jobs)}] {name}: {record.epochs_run} epochs, {took}{status}")
-            records.append(record)
+    progress.start(len(jobs))
+    try:
+        with recycled_trainer(0 if strategy is not None else fits_per_process, len(jobs)) as train_cached:
+            if strategy is not None:
+                train_cached = functools.partial(train_cached, strategy=strategy)
+            for job in jobs:
+                name = run_id(job.spec.name, job.spec.dataset, job.seed, config.tier)
+                progress.begin(name)
+                start = time.perf_counter()
+                record, cached = train_cached(job.spec, datasets[job.spec.dataset], job.seed, config, store,
+                                              retrain=retrain)
+                progress.advance(name, record, cached, time.perf_counter() - start)
+                records.append(record)
+    finally:
+        progress.close()
     return records
 
 
