@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,9 @@ def machine_facts() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from .parallel import available_cores
+
+    affinity = available_cores()
     return {
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
@@ -244,7 +247,7 @@ def compare(baseline: BenchRun, current: BenchRun, threshold: float = DEFAULT_TH
     groups = []
     for g in dict.fromkeys(group_of(r.name) for r in rows):
         members = [r for r in rows if group_of(r.name) == g]
-        slowdown = math.exp(sum(math.log(r.baseline / r.current) for r in members) / len(members)) - 1
+        slowdown = statistics.geometric_mean(r.baseline / r.current for r in members) - 1
         groups.append(GateGroup(g, len(members), slowdown, slowdown > threshold))
     return GateResult(tuple(rows), tuple(groups), tuple(skipped), threshold, bench_threshold, stat)
 
