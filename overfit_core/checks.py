@@ -35,7 +35,10 @@ THRESHOLDS: Mapping[str, float] = MappingProxyType({
     "lr_rises_ratio": 1.0,  # too-high lr: more epoch-to-epoch rises than the sane lr (strictly)
     "sane_lr_early_drop_share": 0.5,  # the first fifth of epochs gives >= half the total drop
     "learns_drop_ratio": 0.9,  # final training loss <= 0.9 x first-epoch training loss
-    "penalty_train_loss_ratio": 1.5,  # penalised training loss >= 1.5 x the baseline's (docs/properties.md)
+    # Penalised training loss > ratio x the baseline's, by penalty: 1 + half the smallest excess over 1 seen on
+    # calibration seeds 0-19 (real and synthetic IMDB, fast tier), rounded down to 0.05 (docs/properties.md).
+    "penalty_train_loss_ratio_l1": 1.4,  # smallest seen: 1.87
+    "penalty_train_loss_ratio_l2": 1.0,  # smallest seen: 1.01 (real, seed 0); next 1.11
     "regression_rtol": 1e-4,
 })
 
@@ -411,9 +414,9 @@ def check_penalty_raises_train_loss(run: RunRecord, baseline: RunRecord) -> Chec
     m = {"train_loss": tail(run.curve(_key(run)), GAP_WINDOW),
          "baseline_train_loss": tail(baseline.curve(_key(baseline)), GAP_WINDOW)}
     m["ratio"] = m["train_loss"] / max(m["baseline_train_loss"], 1e-12)
-    ratio = THRESHOLDS["penalty_train_loss_ratio"]
-    return _result("penalty_raises_train_loss", m["ratio"] >= ratio, m,
-                   f"train_loss >= {ratio} x baseline_train_loss (un-regularised, last {GAP_WINDOW} epochs)",
+    ratio = THRESHOLDS[f"penalty_train_loss_ratio_{'l1' if _penalty('l1')(run.spec) else 'l2'}"]
+    return _result("penalty_raises_train_loss", m["ratio"] > ratio, m,
+                   f"train_loss > {ratio} x baseline_train_loss (un-regularised, last {GAP_WINDOW} epochs)",
                    [run, baseline], "the weight penalty costs training loss", slack(ratio, m["ratio"]))
 
 

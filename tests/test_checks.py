@@ -135,7 +135,7 @@ def test_evaluate_groups_by_seed():
 def test_penalty_raises_train_loss_compares_the_unregularised_training_loss():
     flat = (0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2)
     base = rec("reg_base", train=tuple(v / 4 for v in flat), val=flat)
-    ratio = THRESHOLDS["penalty_train_loss_ratio"]
+    ratio = THRESHOLDS["penalty_train_loss_ratio_l2"]
     result = check_penalty_raises_train_loss(rec("l2", train=flat, val=flat), base)
     assert result.passed and result.measured["ratio"] == pytest.approx(4.0) and result.margin > 0
     barely = rec("l2", train=tuple(v / 4 * ratio * 0.99 for v in flat), val=flat)
@@ -145,6 +145,9 @@ def test_penalty_raises_train_loss_compares_the_unregularised_training_loss():
     penalised_only = dataclasses.replace(penalised_only, history={**penalised_only.history,
                                                                   "loss": tuple(v * 100 for v in flat)})
     assert not check_penalty_raises_train_loss(penalised_only, base).passed
+    l1_small = rec("l1", train=tuple(v / 4 * 1.2 for v in flat), val=flat)  # L1's threshold is its own (1.4)
+    assert check_penalty_raises_train_loss(l1_small, base).measured["ratio"] == pytest.approx(1.2)
+    assert not check_penalty_raises_train_loss(l1_small, base).passed
 
 
 def test_a_third_party_can_register_a_check_that_binds_from_tags(registered_checks):
