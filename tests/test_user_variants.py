@@ -269,13 +269,15 @@ def test_readme_example_runs_as_a_third_party_test_file(pytester, monkeypatch, t
     pytester.makepyfile(test_my_models=readme_example())
     result = pytester.runpytest_subprocess("--tier", "smoke", "--seeds", "0", "--cache-dir", str(tmp_path), "-v",
                                            "-p", "no:cacheprovider", timeout=600)
-    result.assert_outcomes(passed=4, xfailed=1, skipped=5)
+    result.assert_outcomes(passed=5, xfailed=1, skipped=6)
     result.stdout.fnmatch_lines([
         "*test_my_models.py::test_my_models?l2_shrinks_weights-my_mlp_l2-my_mlp-synthetic_imdb-seed0? PASSED*",
         "*test_my_models?memorises_random_labels-my_tiny_random_labels-synthetic_imdb-seed0? XFAIL*",
         "*overfit-bench: checks run per variant (tier smoke, seeds 0)*",
-        "my_mlp: 3 checks ran (l2_shrinks_weights, learns, regularisation_narrows_gap) in 3 cases: 3 passed",
-        "my_mlp_l2: 3 checks ran (l2_shrinks_weights, learns, regularisation_narrows_gap) in 3 cases: 3 passed",
+        "my_mlp: 4 checks ran (l2_shrinks_weights, learns, penalty_raises_train_loss, regularisation_narrows_gap) in 4 "
+        "cases: 4 passed",
+        "my_mlp_l2: 4 checks ran (l2_shrinks_weights, learns, penalty_raises_train_loss, regularisation_narrows_gap) in "
+        "4 cases: 4 passed",
         "my_tiny_random_labels: 1 check ran (memorises_random_labels) in 1 case: 1 xfailed",
-        "not run: 5 cases skipped",
+        "not run: 6 cases skipped",
     ])
