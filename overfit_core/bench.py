@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import statistics
 import time
 from dataclasses import dataclass
@@ -96,17 +95,9 @@ def machine_facts() -> dict[str, Any]:
     """TF/Keras versions, CPU model and the thread settings that decide CPU throughput."""
     from .compat import keras, tf
 
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    from .parallel import available_cores
+    from .parallel import available_cores, cpu_model
 
-    affinity = available_cores()
+    cpu, affinity = cpu_model(), available_cores()
     return {
         "tensorflow": tf.__version__,
         "keras": keras.__version__,

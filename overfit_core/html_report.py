@@ -105,15 +105,10 @@ def size_bound(n_records: int, n_verdicts: int, n_plots: int) -> int:
 
 def machine_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """Facts of this machine: CPU model, cores, TensorFlow thread variables, platform, time."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from .parallel import available_cores, cpu_model
+
+    cpu = cpu_model()
+    usable = available_cores()
     return {"CPU model": cpu, "cores": f"{os.cpu_count()} ({usable} usable by this process)",
             **{name: environ.get(name, "unset") for name in THREAD_VARS},
             "platform": platform.platform(), "page written": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}

@@ -28,6 +28,20 @@ from .errors import positive_int
 
 # --- TensorFlow threads -----------------------------------------------------------------------
 
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux, else what `platform` knows)."""
+    import platform
+    from pathlib import Path
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def available_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))

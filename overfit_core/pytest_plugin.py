@@ -10,8 +10,12 @@ the end, how many checks ran per variant. Loading it does not import TensorFlow.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 CASE_PROPERTY = "overfit_bench_case"  # user_properties entries: travel with reports from pytest-xdist workers
 VERDICT_PROPERTY = "overfit_bench_verdict"
