@@ -13,6 +13,7 @@ import re
 import signal
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -217,13 +218,22 @@ def test_user_builder_variants_train_in_this_process(executors, monkeypatch):
 
 def test_stopping_at_once_terminates_a_busy_child():
     executor = parallel._new_executor(2)
-    future = executor.submit(time.sleep, 120)
-    deadline = time.monotonic() + 60
-    while not multiprocessing.active_children() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    (child,) = multiprocessing.active_children()
+    pid = executor.submit(os.getpid).result(timeout=120)  # the pool's own child (other tests may leave others)
+    future = executor.submit(time.sleep, 120)  # the same child's second task
+    time.sleep(0.5)
+    start = time.monotonic()
     parallel._terminate_workers(executor)
-    child.join(30)
-    assert child.exitcode == -signal.SIGTERM  # stopped mid-sleep, not left to finish
     with pytest.raises(Exception):
         future.result(timeout=30)  # cancelled or BrokenProcessPool: never a result
+    assert time.monotonic() - start < 30  # stopped mid-sleep, not left to finish its 120 s
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists() or "Z" in _state(pid)
+
+
+def _state(pid: int) -> str:
+    try:
+        return next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State"))
+    except (OSError, StopIteration):
+        return "Z (gone)"
