@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import math
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -27,6 +30,22 @@ def plan(spec: VariantSpec, config: TrainConfig) -> dict:
             "validation_split": get_dataset(spec.dataset).fit_validation_split}
 
 
+# The package's own code that decides what a fit produces; a change to any of it gives new cache keys.
+TRAINING_SOURCES = ("compat.py", "config.py", "preprocessing.py", "records.py", "strategies.py", "training.py",
+                    "variants.py", "datasets")
+
+
+@functools.lru_cache(maxsize=None)
+def code_digest(root: Path = Path(__file__).parent) -> str:
+    """sha256 of the training code (`TRAINING_SOURCES`): part of every record's cache key."""
+    h = hashlib.sha256()
+    for name in TRAINING_SOURCES:
+        path = root / name
+        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def record_key(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig, strategy=None) -> str:
     from .compat import versions
 
@@ -35,6 +54,7 @@ def record_key(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConf
         from .strategies import describe
 
         params["strategy"] = describe(strategy)
+    params["code"] = code_digest()  # records are never reused across changes of the training code
     return cache_key(spec, config, seed, dataset.sha256, params, versions(), plan(spec, config))
 
 

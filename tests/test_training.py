@@ -86,3 +86,20 @@ def test_plan_reads_the_spec_then_the_dataset_and_caps_by_both():
     assert plan(dataclasses.replace(l1, max_train_samples=5000), SMOKE)["max_train_samples"] == 1000  # smoke cap
     assert plan(get_variant("overfit_random_labels"), FAST)["max_train_samples"] == 1000
     assert plan(get_variant("adam"), FAST) == {"epochs": 20, "max_train_samples": None, "validation_split": None}
+
+
+def test_cache_keys_follow_the_training_code(tmp_path):
+    from overfit_core import training
+
+    for name in training.TRAINING_SOURCES:
+        target = tmp_path / name
+        if name.endswith(".py"):
+            target.write_text(f"# {name}\n")
+        else:
+            target.mkdir()
+            (target / "__init__.py").write_text("# package\n")
+    before = training.code_digest(tmp_path)
+    (tmp_path / "training.py").write_text("# training.py, edited\n")
+    assert training.code_digest.__wrapped__(tmp_path) != before
+    assert training.code_digest() == training.code_digest()  # computed once per process
+    assert len(training.code_digest()) == 16
