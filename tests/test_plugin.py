@@ -117,7 +117,12 @@ def test_known_failure_of_this_tensorflow_is_a_strict_xfail(third_party, tmp_pat
         def test_regression_metrics(case, suite):
             suite.assert_holds(case)
     """)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")  # as in a GitHub Actions job: annotations and a job summary
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     result = third_party.runpytest("--tier", "smoke", "--seeds", "0", "--cache-dir", str(tmp_path), "-p",
                                    "no:cacheprovider", "-rX")
     result.assert_outcomes(failed=2, skipped=2)  # the check holds, so each strict xfail XPASSes and fails the run
-    result.stdout.fnmatch_lines(["*XPASS(strict)*known failure on this TensorFlow: measured to hold here*"])
+    result.stdout.fnmatch_lines(["*XPASS(strict)*known failure on this TensorFlow: measured to hold here*",
+                                 "::error title=*regression_metrics*::*rmse=*"])
+    assert "regression_metrics" in summary.read_text()
