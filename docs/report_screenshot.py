@@ -1,6 +1,6 @@
-"""Regenerate docs/report-screenshot.png from a smoke run (needs chromium, chromedriver and selenium).
+"""Regenerate docs/report-screenshot.png from a run's records (needs chromium, chromedriver and selenium).
 
-    python -m overfit_core.cli run --tier smoke --seeds 0 --out /tmp/html-sample
+    overfit-bench run --seeds 0-2 --out /tmp/html-sample     # or any folder with a records/ subfolder
     python docs/report_screenshot.py /tmp/html-sample
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ def main(out: str, width: int = 1280, height: int = 2150) -> None:
 
     records = [RunRecord.from_json(p.read_text()) for p in sorted(Path(out, "records").glob("*.json"))]
     verdicts = run_records(records)[0].verdicts
-    page = write_html(Path(out) / "report.html", records, verdicts, title="overfit-bench report (smoke tier)")
+    page = write_html(Path(out) / "report.html", records, verdicts, title=f"overfit-bench report ({records[0].config.tier} tier)")
     print(f"{page}: {page.stat().st_size / 1024:.0f} KB")
     opts = webdriver.ChromeOptions()
     opts.binary_location = "/usr/bin/chromium"

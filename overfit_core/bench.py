@@ -6,6 +6,10 @@ loss and optimizer work is ignored, so achieved GFLOP/s slightly understates the
 
 The gate compares each benchmark's throughput divided by the same run's calibration (float32
 matmul GFLOP/s), so a faster or a busier machine moves both and the ratio stays put.
+
+Memory is in MB of 2**20 bytes: `rss_mb` is the resident set now (VmRSS of /proc/self/status), `peak_rss_mb`
+the largest it has been since the process started (getrusage's ru_maxrss, which Linux gives in KiB and macOS in
+bytes). Where /proc or `resource` is absent they are None, and so is every figure built from them.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import json
 import math
 import os
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +114,78 @@ def machine_facts() -> dict[str, Any]:
         **{k.lower(): os.environ.get(k, "") for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
                                                       "TF_NUM_INTEROP_THREADS", "TF_ENABLE_ONEDNN_OPTS")},
     }
+
+
+# --- memory ------------------------------------------------------------------------------------
+
+MB = 2**20  # bytes
+PROC_STATUS = "/proc/self/status"
+
+
+def _status_mb(key: str, path: str | Path = PROC_STATUS) -> float | None:
+    """A `kB` line of /proc/<pid>/status (VmRSS, VmHWM) in MB; None without /proc or without the line."""
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for line in text.splitlines():
+        if line.startswith(key + ":"):
+            parts = line.split()
+            try:
+                return int(parts[1]) * 1024 / MB if len(parts) >= 2 and parts[-1] == "kB" else None
+            except ValueError:
+                return None
+    return None
+
+
+def rss_mb(path: str | Path = PROC_STATUS) -> float | None:
+    """This process's resident set size now (VmRSS), in MB; None where /proc is absent (macOS, Windows)."""
+    return _status_mb("VmRSS", path)
+
+
+def maxrss_mb(ru_maxrss: float, platform: str = sys.platform) -> float | None:
+    """getrusage's ru_maxrss in MB: Linux (and the BSDs) count KiB, macOS bytes; None when not positive."""
+    if not ru_maxrss or ru_maxrss <= 0:
+        return None
+    return ru_maxrss / MB if platform == "darwin" else ru_maxrss * 1024 / MB
+
+
+def peak_rss_mb(who: str = "self") -> float | None:
+    """The peak resident set size in MB: this process's since it started (`self`), or the largest of the child
+    processes it has waited for (`children`); from getrusage, None where `resource` is absent (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    if who not in ("self", "children"):
+        raise ValueError(invalid("who", who, "'self' or 'children'"))
+    usage = resource.getrusage(resource.RUSAGE_SELF if who == "self" else resource.RUSAGE_CHILDREN)
+    return maxrss_mb(usage.ru_maxrss)
+
+
+def memory_sample() -> dict[str, float | None]:
+    """This process's RSS now and its peak so far (what a benchmark worker reports for itself)."""
+    return {"rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb()}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def memory_info(before: Mapping[str, Any], after: Mapping[str, Any], rounds: int) -> dict[str, Any]:
+    """extra_info memory figures from `memory_sample()`s of the training process before and after timed rounds.
+
+    `peak_rss_mb` is the process's peak so far at the end of the rounds: the rounds' own peak when
+    `peak_rss_set_in_rounds` (it rose during them), else an upper bound on it (an earlier benchmark reached
+    more). `rss_growth_mb` is what the rounds left resident (after - before); per round it is what each
+    further fit keeps.
+    """
+    rb, pb, ra, pa = before.get("rss_mb"), before.get("peak_rss_mb"), after.get("rss_mb"), after.get("peak_rss_mb")
+    growth = None if rb is None or ra is None else ra - rb
+    return {"peak_rss_mb": _round(pa),
+            "peak_rss_set_in_rounds": None if pa is None or pb is None else pa > pb,
+            "rss_before_mb": _round(rb), "rss_after_mb": _round(ra), "rss_growth_mb": _round(growth),
+            "rss_growth_per_round_mb": None if growth is None or rounds < 1 else round(growth / rounds, 2)}
 
 
 # --- the gate ---------------------------------------------------------------------------------
