@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-def summary_lines(results: dict) -> list[str]:
+def summary_lines(results: dict, session: dict | None = None, suite: dict | None = None) -> list[str]:
     lines = []
     if results:
         peak = next(iter(results.values()))["peak_gflops"]
@@ -20,6 +20,35 @@ def summary_lines(results: dict) -> list[str]:
                 if "fraction_of_peak_best_round" in e and "fraction_of_peak_best_round" in ref else "")
         lines.append(f"{e['kind']} on {e['variant']}: {e['path']} vs {e['reference']}: {e['speedup']:.3f}x speed "
                      f"(median of {e['paired_rounds']} paired rounds{frac})")
+    return lines + memory_lines(results, session or {}, suite)
+
+
+MOST = 5  # benchmarks listed by growth per round
+
+
+def _mb(value, fmt: str = ".0f") -> str:
+    return "n/a" if value is None else format(value, fmt)
+
+
+def memory_lines(results: dict, session: dict, suite: dict | None) -> list[str]:
+    """Peak RSS and growth per benchmark (of the process that trained), the suite's bound, the session's peak."""
+    lines = []
+    grown = sorted(((e["rss_growth_per_round_mb"], name, e) for name, e in results.items()
+                    if e.get("rss_growth_per_round_mb") is not None), key=lambda t: t[:2])
+    if grown:
+        lines.append(f"memory: {len(grown)} benchmarks carry peak RSS and growth in extra_info; the most growth "
+                     f"per timed round:")
+    for per_round, name, e in grown[::-1][:MOST]:
+        where = "" if e.get("peak_rss_set_in_rounds") else ", reached before its rounds"
+        lines.append(f"  {name}: {per_round:+.1f} MB per round ({_mb(e['rss_growth_mb'], '+.1f')} MB in all), "
+                     f"peak RSS {_mb(e['peak_rss_mb'])} MB{where} ({e.get('memory_of', '?')})")
+    if suite:
+        lines.append(f"memory of the suite slice ({suite['fits']} fits in a fresh process): peak RSS "
+                     f"{_mb(suite['peak_rss_mb'])} MB, bound {_mb(suite['peak_rss_limit_mb'])} MB; "
+                     f"{_mb(suite['rss_growth_per_fit_mb'], '+.1f')} MB per fit")
+    if session.get("peak_rss_mb") is not None:
+        lines.append(f"memory of this session: pytest process peak RSS {_mb(session['peak_rss_mb'])} MB, largest "
+                     f"child process {_mb(session.get('children_peak_rss_mb'))} MB")
     return lines
 
 

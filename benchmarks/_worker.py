@@ -2,7 +2,8 @@
 
 TensorFlow fixes its thread pools and oneDNN use when it starts, so each setting needs a process.
 argv[1] is JSON {variant, data_dir, steps, intra, inter, onednn}. The worker prints "ready" after a
-warm-up fit (tracing excluded), answers each "fit" line on stdin with "done", and exits on EOF.
+warm-up fit (tracing excluded), answers each "fit" line on stdin with "done" and each "memory" line with
+"memory {json}" (its own `memory_sample()`: RSS now and peak so far), and exits on EOF.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def main() -> int:
     if args.get("onednn") is not None:
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if args["onednn"] else "0"
     from overfit_core import DataOptions, get_variant, load_dataset
-    from overfit_core.bench import fixed_steps
+    from overfit_core.bench import fixed_steps, memory_sample
     from overfit_core.compat import keras, tf
     from overfit_core.variants import build_metrics, build_model, build_optimizer
 
@@ -42,6 +43,9 @@ def main() -> int:
         if line.strip() == "fit":
             fit()
             out.write("done\n")
+            out.flush()
+        elif line.strip() == "memory":
+            out.write(f"memory {json.dumps(memory_sample())}\n")
             out.flush()
     return 0
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import pytest
 
 from overfit_core import VARIANTS, DataOptions, get_variant, load_dataset
-from overfit_core.bench import MatmulProbe, machine_facts, steps_for
+from overfit_core.bench import (SESSION_MEMORY, MatmulProbe, machine_facts, memory_info, memory_sample, peak_rss_mb,
+                                steps_for)
 from overfit_core.errors import ConfigError, OverfitBenchError
 from overfit_core.settings import Settings as OverfitSettings
 
@@ -26,6 +27,7 @@ THREAD_SETTINGS = {  # name -> worker settings; 0 lets TF choose (= the cores it
     "onednn_off": {"intra": 0, "inter": 0, "onednn": False},
 }
 RESULTS = pytest.StashKey[dict]()
+SUITE_MEMORY = pytest.StashKey[dict]()  # test_memory.py's figures, for the summary
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ def pytest_addoption(parser):
     group.addoption("--bench-inject-slowdown", type=_fraction, default=0.0, metavar="FRACTION",
                     help="make every timed round FRACTION slower (it sleeps that share of its own duration); "
                          "for measuring that the gate catches a regression, e.g. 0.25")
+    group.addoption("--bench-memory-limit-mb", type=_megabytes, default=None, metavar="MB",
+                    help="fail test_suite_peak_memory above this peak RSS of its training process (default: the "
+                         "bound in benchmarks/test_memory.py)")
 
 
 def _fraction(text: str) -> float:
@@ -62,6 +67,17 @@ def _fraction(text: str) -> float:
     if value is None or not 0 <= value < 10:
         raise argparse.ArgumentTypeError(f"Invalid value received for `--bench-inject-slowdown`. Expected a fraction "
                                          f"between 0 and 10, e.g. 0.25 for 25% slower. Received: {text!r}")
+    return value
+
+
+def _megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < 10**7:
+        raise argparse.ArgumentTypeError(f"Invalid value received for `--bench-memory-limit-mb`. Expected a positive "
+                                         f"number of MB (2**20 bytes), e.g. 1500. Received: {text!r}")
     return value
 
 
@@ -181,14 +197,20 @@ def measure(request, bench, calibration):
     With `reference=(name, fn)`, one untimed-by-pytest round of `fn` runs before every round and the
     speedup is the median of the per-round ratios reference/target: on a shared machine the load
     changes between benchmarks, and pairing rounds cancels what changes slower than a round pair.
+
+    Memory: `memory()` (default: this process's `memory_sample`; a worker's own report where a worker
+    trains) is read, untimed, before the first timed round and after the last, and `memory_info` of the
+    two goes into extra_info, with `memory_of` saying whose figures they are.
     """
     from overfit_core.compat import versions
 
     def run(benchmark, target, *, samples: int, kind: str, setup=None, reference=None, rounds: int | None = None,
-            flops_per_sample: int | None = None, **info) -> dict:
-        reference_s = []
+            flops_per_sample: int | None = None, memory=memory_sample, memory_of: str = "pytest process",
+            **info) -> dict:
+        reference_s, memory_at = [], []
 
         def round_setup():
+            memory_at.append(memory())  # before round i; [1] is the first timed round's (after the warm-up)
             if setup is not None:
                 setup()
             if reference is not None:
@@ -202,6 +224,8 @@ def measure(request, bench, calibration):
         benchmark.pedantic(target, setup=round_setup, rounds=rounds or bench.rounds, warmup_rounds=1)
         v = versions()
         extra = {"kind": kind, "samples": int(samples), "tensorflow": v["tensorflow"], "keras": v["keras"], **info}
+        timed = len(memory_at) - 1  # setup runs before the warm-up and each timed round (once when disabled)
+        extra.update(memory_info(memory_at[min(1, timed)], memory(), max(timed, 0)), memory_of=memory_of)
         stats = timing(benchmark)
         if stats is not None:
             peak = calibration.peak()
@@ -230,10 +254,19 @@ def _slowed(fn, fraction: float):
     return run
 
 
+def session_memory() -> dict:
+    """The pytest process's peak RSS so far, and the largest of the child processes it waited for (workers)."""
+    return {"peak_rss_mb": peak_rss_mb("self"), "children_peak_rss_mb": peak_rss_mb("children")}
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    output_json[SESSION_MEMORY] = session_memory()  # top level: machine_info must stay equal between runs
+
+
 def pytest_terminal_summary(terminalreporter, config):
     from ._report import summary_lines
 
-    lines = summary_lines(config.stash.get(RESULTS, {}))
+    lines = summary_lines(config.stash.get(RESULTS, {}), session_memory(), config.stash.get(SUITE_MEMORY, None))
     if lines:
         terminalreporter.section("overfit-bench: ratios from this run")
         for line in lines:

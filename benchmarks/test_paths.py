@@ -66,17 +66,27 @@ class Worker:
                                      stdout=subprocess.PIPE, stderr=self.log, text=True)
         self._expect("ready")
 
-    def _expect(self, word: str) -> None:
+    def _expect(self, word: str) -> str:
+        """The worker's next line, which must be `word` or start with `word `; what follows it."""
         line = self.proc.stdout.readline().strip()
-        if line != word:
+        head, _, rest = line.partition(" ")
+        if head != word:
             self.proc.kill()
             self.log.seek(0)
             raise RuntimeError(f"benchmark worker said {line!r}, expected {word!r}; its stderr:\n{self.log.read()}")
+        return rest
+
+    def _ask(self, request: str, answer: str) -> str:
+        self.proc.stdin.write(request + "\n")
+        self.proc.stdin.flush()
+        return self._expect(answer)
 
     def fit(self) -> None:
-        self.proc.stdin.write("fit\n")
-        self.proc.stdin.flush()
-        self._expect("done")
+        self._ask("fit", "done")
+
+    def memory(self) -> dict:
+        """The worker's own RSS now and its peak so far: the process that trains."""
+        return json.loads(self._ask("memory", "memory"))
 
     def close(self) -> None:
         self.proc.stdin.close()
@@ -95,7 +105,8 @@ def test_thread_setting(benchmark, measure, bench, data, path_variant, thread_se
             workers.append(Worker({**job, **THREAD_SETTINGS["tf_default"]}))
         reference = ("tf_default", workers[1].fit) if len(workers) > 1 else None
         measure(benchmark, workers[0].fit, reference=reference, samples=steps * spec.batch_size, kind="threads",
-                variant=path_variant, path=thread_setting, steps=steps, settings=str(THREAD_SETTINGS[thread_setting]))
+                variant=path_variant, path=thread_setting, steps=steps, settings=str(THREAD_SETTINGS[thread_setting]),
+                memory=workers[0].memory, memory_of="worker process")
     finally:
         for w in workers:
             w.close()

@@ -19,7 +19,7 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -34,6 +34,8 @@ DEFAULT_STAT = "min"
 DEFAULT_BENCH_THRESHOLD = 0.40  # any single benchmark
 STATS = ("min", "median", "mean")
 HOW_TO_RUN = "pytest benchmarks --benchmark-json=PATH"
+MEMORY_KEYS = ("peak_rss_mb", "rss_growth_mb")  # the memory figures bench-gate prints beside the time ratios
+SESSION_MEMORY = "overfit_bench_memory"  # top-level key of the JSON: the pytest process's own peak, and its children's
 
 
 class BenchGateError(OverfitBenchError, ValueError):
@@ -198,6 +200,9 @@ class BenchRun:
     calibration_gflops: float
     samples: Mapping[str, float]  # benchmark fullname -> samples per round
     seconds: Mapping[str, Mapping[str, float]]  # fullname -> {stat: seconds per round}
+    # fullname -> {peak_rss_mb, rss_growth_mb} where its extra_info has them (any benchmark, timed or not)
+    memory: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    session_memory: Mapping[str, float] = field(default_factory=dict)  # the JSON's SESSION_MEMORY object
 
     def normalised(self, name: str, stat: str) -> float:
         """Samples/s per calibration GFLOP/s: throughput in units of this machine's speed."""
@@ -222,11 +227,14 @@ def load_run(path: str | Path, argument: str = "baseline") -> BenchRun:
     if not isinstance(benches, list) or not benches:
         raise _bad(path, argument, "with a non-empty `benchmarks` list (none found; was it written with "
                    "--benchmark-disable or with every benchmark deselected?)")
-    calibration, samples, seconds = None, {}, {}
+    calibration, samples, seconds, memory = None, {}, {}, {}
     for b in benches:
         if not isinstance(b, dict):
             raise _bad(path, argument, "whose `benchmarks` entries are objects")
         info, stats, name = b.get("extra_info") or {}, b.get("stats") or {}, b.get("fullname") or b.get("name")
+        figures = {k: float(info[k]) for k in MEMORY_KEYS if _number(info.get(k))}
+        if name and figures:
+            memory[name] = figures
         if info.get("calibration") == CALIBRATION:
             calibration = info.get("peak_gflops")
         elif name and isinstance(info.get("samples"), (int, float)) and info["samples"] > 0:
@@ -238,7 +246,13 @@ def load_run(path: str | Path, argument: str = "baseline") -> BenchRun:
                    "with a positive peak_gflops); keep benchmarks/test_calibration.py selected")
     if not samples:
         raise _bad(path, argument, "holding throughput benchmarks (extra_info `samples` and timing stats)")
-    return BenchRun(str(path), float(calibration), samples, seconds)
+    session = data.get(SESSION_MEMORY)
+    session = {k: float(v) for k, v in session.items() if _number(v)} if isinstance(session, dict) else {}
+    return BenchRun(str(path), float(calibration), samples, seconds, memory, session)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def group_of(name: str) -> str:
@@ -320,16 +334,52 @@ def compare(baseline: BenchRun, current: BenchRun, threshold: float = DEFAULT_TH
     return GateResult(tuple(rows), tuple(groups), tuple(skipped), threshold, bench_threshold, stat)
 
 
+def _mb(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def memory_columns(baseline: Mapping[str, float] | None, current: Mapping[str, float] | None) -> str:
+    """`peak base > current (change)   growth base > current`, MB; empty unless both runs carry figures."""
+    if not baseline or not current:
+        return ""
+    bp, cp = baseline.get("peak_rss_mb"), current.get("peak_rss_mb")
+    change = f"({cp / bp - 1:+.0%})" if bp and cp else ""
+    return (f"   {_mb(bp, '6.0f')} > {_mb(cp, '6.0f')} {change:<6}"
+            f"   {_mb(baseline.get('rss_growth_mb'), '+7.1f')} > {_mb(current.get('rss_growth_mb'), '+7.1f')}")
+
+
+MEMORY_HEADER = "   peak RSS MB base > current   growth MB base > current"
+
+
+def memory_lines(baseline: BenchRun, current: BenchRun, shown: set[str] = frozenset()) -> list[str]:
+    """The memory figures of benchmarks not already shown beside a time ratio, and each run's session peak."""
+    lines = []
+    for name in sorted((set(baseline.memory) & set(current.memory)) - set(shown)):
+        lines.append(f"memory of {name}:{memory_columns(baseline.memory[name], current.memory[name])}")
+    b, c = baseline.session_memory, current.session_memory
+    if b and c:
+        lines.append(f"session peak RSS, pytest process: baseline {_mb(b.get('peak_rss_mb'), '.0f')} MB, current "
+                     f"{_mb(c.get('peak_rss_mb'), '.0f')} MB; its largest child: baseline "
+                     f"{_mb(b.get('children_peak_rss_mb'), '.0f')} MB, current "
+                     f"{_mb(c.get('children_peak_rss_mb'), '.0f')} MB")
+    if lines or any(r in baseline.memory and r in current.memory for r in shown):
+        lines.append("memory: printed for reading, not gated (test_suite_peak_memory bounds the suite's peak)")
+    return lines
+
+
 def format_result(result: GateResult, baseline: BenchRun, current: BenchRun) -> list[str]:
     width = max(len(r.name) for r in result.rows)
+    with_memory = any(r.name in baseline.memory and r.name in current.memory for r in result.rows)
     lines = [f"calibration (float32 matmul peak): baseline {baseline.calibration_gflops:.1f} GFLOP/s, "
              f"current {current.calibration_gflops:.1f} GFLOP/s",
-             f"{'benchmark':<{width}}  {'baseline':>9}  {'current':>9}  {'slower':>7}   (samples/s per peak "
-             f"GFLOP/s, {result.stat} round)"]
+             f"{'benchmark':<{width}}  {'baseline':>9}  {'current':>9}  {'slower':>7}"
+             f"{MEMORY_HEADER if with_memory else ''}   (samples/s per peak GFLOP/s, {result.stat} round)"]
     for r in sorted(result.rows, key=lambda r: -r.slowdown):
         flag = f"  FAIL (> {result.bench_threshold:.0%})" if r.failed else ""
-        lines.append(f"{r.name:<{width}}  {r.baseline:9.3f}  {r.current:9.3f}  {r.slowdown:+7.1%}{flag}")
+        mem = memory_columns(baseline.memory.get(r.name), current.memory.get(r.name))
+        lines.append(f"{r.name:<{width}}  {r.baseline:9.3f}  {r.current:9.3f}  {r.slowdown:+7.1%}{mem}{flag}")
     lines += [f"not compared: {s}" for s in result.skipped]
+    lines += memory_lines(baseline, current, {r.name for r in result.rows})
     for g in result.groups:
         flag = f"  FAIL (> {result.threshold:.0%})" if g.failed else ""
         lines.append(f"geometric mean of {g.size:>2} in {g.name}: {g.slowdown:+.1%}{flag}")

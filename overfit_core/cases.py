@@ -234,10 +234,8 @@ class Suite:
 
     def assert_holds(self, case: Case) -> CheckResult:
         """The pytest assertion of a case (skips a real-data case when no real data is configured)."""
-        import pytest
-
         if case.kind == "real" and not self.settings.real_available:
-            pytest.skip("real datasets not configured: " + self.enable_real)
+            self.settings.missing_real(self.enable_real)
         result = self.results[case.id] = self.result(case)
         assert result.passed, str(result)
         return result

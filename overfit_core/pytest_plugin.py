@@ -171,7 +171,7 @@ class _CheckCounter:
             terminalreporter.write_line(line)
         from .ci import publish
 
-        publish(self.verdicts, write=terminalreporter.write_line)  # GitHub Actions only: annotations and the job summary
+        publish(self.verdicts, write=terminalreporter.write_line)  # GitHub Actions only: annotations, job summary
 
 
 @pytest.fixture(scope="session")
@@ -192,7 +192,7 @@ def suite(overfit_settings):
 def real_data_dir(overfit_settings) -> Path:
     """The real data folder; tests that need it skip with a reason that says how to enable them."""
     if not overfit_settings.data_dir:
-        pytest.skip("real datasets not configured: " + _enable_real())
+        overfit_settings.missing_real(_enable_real())
     path = Path(overfit_settings.data_dir)
     if not path.is_dir():
         pytest.fail(f"The real data folder {str(path)!r} (--data-dir or OVERFIT_DATA_DIR) is not a directory; fix it "

@@ -34,16 +34,17 @@ class Settings:
     cache_dir: Path = default_cache_dir()
     retrain: bool = False
     tf_threads: int | None = None  # TF threads per pytest-xdist worker (None: cores // workers)
+    require_real: bool = False  # a missing real dataset fails the real-data tests instead of skipping them
 
     def __post_init__(self):
         get_config(self.tier)
 
     @classmethod
     def resolve(cls, *, tier: str | None = None, seeds=None, data_dir: str | None = None, download: bool | None = None,
-                cache_dir: str | Path | None = None, retrain: bool = False,
+                cache_dir: str | Path | None = None, retrain: bool = False, require_real: bool | None = None,
                 environ: Mapping[str, str] = os.environ) -> "Settings":
         """Explicit arguments win; unset ones come from OVERFIT_TIER, OVERFIT_SEEDS, OVERFIT_DATA_DIR,
-        OVERFIT_DOWNLOAD, OVERFIT_CACHE_DIR and OVERFIT_TF_THREADS, then from the defaults."""
+        OVERFIT_DOWNLOAD, OVERFIT_CACHE_DIR, OVERFIT_TF_THREADS and OVERFIT_REQUIRE_REAL, then from the defaults."""
         threads = environ.get("OVERFIT_TF_THREADS") or None
         if threads is not None:
             try:
@@ -60,7 +61,9 @@ class Settings:
             seeds=parse_seeds(seeds if seeds is not None else environ.get("OVERFIT_SEEDS") or DEFAULT_SEEDS),
             data_dir=str(Path(data_dir).expanduser().resolve()) if data_dir else None,
             download=download if download is not None else environ.get("OVERFIT_DOWNLOAD", "").lower() in TRUE,
-            cache_dir=Path(cache).expanduser(), retrain=bool(retrain), tf_threads=threads)
+            cache_dir=Path(cache).expanduser(), retrain=bool(retrain), tf_threads=threads,
+            require_real=(require_real if require_real is not None
+                          else environ.get("OVERFIT_REQUIRE_REAL", "").lower() in TRUE))
 
     @property
     def config(self) -> TrainConfig:
@@ -69,6 +72,14 @@ class Settings:
     @property
     def real_available(self) -> bool:
         return bool(self.data_dir or self.download)
+
+    def missing_real(self, how_to_enable: str) -> None:
+        """Skip a real-data test, saying how to enable it; fail it instead under OVERFIT_REQUIRE_REAL=1."""
+        import pytest
+
+        if self.require_real:
+            pytest.fail("real datasets required (OVERFIT_REQUIRE_REAL=1) but not configured: " + how_to_enable)
+        pytest.skip("real datasets not configured: " + how_to_enable)
 
     def data_options(self, kind: str) -> DataOptions:
         if kind == "real":

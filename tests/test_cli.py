@@ -85,5 +85,6 @@ def test_out_path_that_is_a_file_is_a_usage_error(tmp_path, capsys):
 def test_real_data_without_source_names_the_three_ways(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("OVERFIT_DATA_DIR", raising=False)
     monkeypatch.delenv("OVERFIT_DOWNLOAD", raising=False)
+    monkeypatch.delenv("OVERFIT_REQUIRE_REAL", raising=False)
     assert main(["run", "--data", "real", "--out", str(tmp_path)]) == 2
     assert "--data synthetic" in capsys.readouterr().err

@@ -155,7 +155,8 @@ def test_cli_trains_as_a_two_worker_cluster(tmp_path):
 
 @pytest.mark.training
 def test_property_suite_runs_under_xdist(pytester, monkeypatch, tmp_path):
-    for name in ("OVERFIT_DATA_DIR", "OVERFIT_DOWNLOAD", "OVERFIT_SEEDS", "PYTEST_XDIST_WORKER"):
+    for name in ("OVERFIT_DATA_DIR", "OVERFIT_DOWNLOAD", "OVERFIT_REQUIRE_REAL", "OVERFIT_SEEDS",
+                 "PYTEST_XDIST_WORKER"):
         monkeypatch.delenv(name, raising=False)
     pytester.makepyfile("""
         import pytest

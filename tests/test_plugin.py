@@ -20,7 +20,8 @@ PLUGIN_HOOKS = {"pytest_addoption", "pytest_configure", "pytest_report_header", 
 @pytest.fixture
 def third_party(pytester, monkeypatch):
     """A pytester dir with no overfit-bench conftest and no real data configured."""
-    for name in ("OVERFIT_DATA_DIR", "OVERFIT_DOWNLOAD", "OVERFIT_SEEDS", "OVERFIT_TIER", "PYTEST_XDIST_WORKER"):
+    for name in ("OVERFIT_DATA_DIR", "OVERFIT_DOWNLOAD", "OVERFIT_REQUIRE_REAL", "OVERFIT_SEEDS", "OVERFIT_TIER",
+                 "PYTEST_XDIST_WORKER"):
         monkeypatch.delenv(name, raising=False)
     return pytester
 
@@ -61,7 +62,7 @@ def test_bad_options_are_usage_errors(third_party, args, message):
     result.stderr.fnmatch_lines([f"*{message}"])
 
 
-def test_parametrize_with_checks_takes_the_sessions_seeds_and_fixtures_teach(third_party):
+def test_parametrize_with_checks_takes_the_sessions_seeds_and_fixtures_teach(third_party, monkeypatch):
     third_party.makepyfile("""
         from overfit_core import parametrize_with_checks
         from overfit_core.variants import builtin_variants
@@ -79,6 +80,10 @@ def test_parametrize_with_checks_takes_the_sessions_seeds_and_fixtures_teach(thi
     result = third_party.runpytest("-rs", "-k", "real")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*real datasets not configured: set OVERFIT_DATA_DIR=DIR*"])
+    monkeypatch.setenv("OVERFIT_REQUIRE_REAL", "1")  # where the data should exist (CI): a missing dataset fails
+    result = third_party.runpytest("-k", "real")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*real datasets required (OVERFIT_REQUIRE_REAL=1) but not configured*"])
 
 
 @pytest.mark.training

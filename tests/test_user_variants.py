@@ -265,6 +265,7 @@ def readme_example() -> str:
 def test_readme_example_runs_as_a_third_party_test_file(pytester, monkeypatch, tmp_path):
     monkeypatch.delenv("OVERFIT_DATA_DIR", raising=False)
     monkeypatch.delenv("OVERFIT_DOWNLOAD", raising=False)
+    monkeypatch.delenv("OVERFIT_REQUIRE_REAL", raising=False)
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     pytester.makepyfile(test_my_models=readme_example())
     result = pytester.runpytest_subprocess("--tier", "smoke", "--seeds", "0", "--cache-dir", str(tmp_path), "-v",
