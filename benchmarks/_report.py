@@ -47,8 +47,7 @@ def memory_lines(results: dict, session: dict, suite: dict | None) -> list[str]:
                      f"{_mb(suite['peak_rss_mb'])} MB, bound {_mb(suite['peak_rss_limit_mb'])} MB; "
                      f"{_mb(suite['rss_growth_per_fit_mb'], '+.1f')} MB per fit")
     if session.get("peak_rss_mb") is not None:
-        lines.append(f"memory of this session: pytest process peak RSS {_mb(session['peak_rss_mb'])} MB, largest "
-                     f"child process {_mb(session.get('children_peak_rss_mb'))} MB")
+        lines.append(f"memory of this session: the pytest process's peak RSS {_mb(session['peak_rss_mb'])} MB")
     return lines
 
 

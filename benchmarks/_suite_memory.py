@@ -3,7 +3,8 @@
 argv[1] is JSON {variants, tier, out}. Each variant trains once with seed 0 through `training.train` (build,
 compile, fit, evaluate, `clear_session`: what the property tests' fits do) on the embedded synthetic data, one
 after the other in this process. Writes JSON to `out`: the RSS (MB) at start, after importing TensorFlow, after
-loading the data and after each fit, and this process's peak RSS (`ru_maxrss`), measured by this process itself.
+loading the data and after each fit, and this process's peak RSS (`peak_rss_mb`: VmHWM, which unlike ru_maxrss
+does not start at the parent's peak), measured by this process itself.
 """
 from __future__ import annotations
 

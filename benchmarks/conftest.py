@@ -13,7 +13,7 @@ import pytest
 
 from overfit_core import VARIANTS, DataOptions, get_variant, load_dataset
 from overfit_core.bench import (SESSION_MEMORY, MatmulProbe, machine_facts, memory_info, memory_sample, peak_rss_mb,
-                                steps_for)
+                                rusage_peak_mb, steps_for)
 from overfit_core.errors import ConfigError, OverfitBenchError
 from overfit_core.settings import Settings as OverfitSettings
 
@@ -255,8 +255,10 @@ def _slowed(fn, fraction: float):
 
 
 def session_memory() -> dict:
-    """The pytest process's peak RSS so far, and the largest of the child processes it waited for (workers)."""
-    return {"peak_rss_mb": peak_rss_mb("self"), "children_peak_rss_mb": peak_rss_mb("children")}
+    """The pytest process's peak RSS so far (VmHWM), and its ru_maxrss (the same here: pytest's parent is small).
+    Not its children's: on Linux their ru_maxrss starts at this process's peak when they were started; workers
+    and the memory benchmark's child report their own."""
+    return {"peak_rss_mb": peak_rss_mb(), "ru_maxrss_mb": rusage_peak_mb("self")}
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from overfit_core import FAST
-from overfit_core.bench import (CALIBRATION, BenchGateError, compare, fixed_steps, gate, load_run, steps_for,
+from overfit_core.bench import (CALIBRATION, SESSION_MEMORY, BenchGateError, compare, fixed_steps, gate, load_run,
+                                maxrss_mb, memory_info, memory_sample, peak_rss_mb, rss_mb, rusage_peak_mb, steps_for,
                                 train_flops_per_sample)
 from overfit_core.cli import main
 from overfit_core.errors import ConfigError
@@ -21,8 +24,12 @@ def worst(result) -> float:
     return max(g.slowdown for g in result.groups)
 
 
-def bench_json(path, *, slowdown=1.0, peak=300.0, only=None, samples=4096, calibration=True, names=NAMES):
-    """A pytest-benchmark-shaped file: each round takes `slowdown` times longer on a machine with `peak`."""
+def bench_json(path, *, slowdown=1.0, peak=300.0, only=None, samples=4096, calibration=True, names=NAMES,
+               memory=None, extra=(), session=None):
+    """A pytest-benchmark-shaped file: each round takes `slowdown` times longer on a machine with `peak`.
+
+    `memory` (peak RSS MB) adds memory figures to every benchmark's extra_info; `extra` appends raw
+    benchmark entries; `session` is the top-level session memory object."""
     speed = peak / 300.0
     benches = [{"name": "test_matmul_peak", "fullname": "benchmarks/test_calibration.py::test_matmul_peak",
                 "stats": {"min": 0.06, "median": 0.07, "mean": 0.07},
@@ -32,8 +39,13 @@ def bench_json(path, *, slowdown=1.0, peak=300.0, only=None, samples=4096, calib
         t = (0.2 + 0.1 * i) * factor / speed
         benches.append({"name": name.split("::")[1], "fullname": name,
                         "stats": {"min": 0.9 * t, "median": t, "mean": 1.05 * t},
-                        "extra_info": {"samples": samples, "kind": "train"}})
-    path.write_text(json.dumps({"machine_info": {}, "benchmarks": benches}))
+                        "extra_info": {"samples": samples, "kind": "train",
+                                       **({} if memory is None else {"peak_rss_mb": memory + i,
+                                                                     "rss_growth_mb": 0.5 * i})}})
+    data = {"machine_info": {}, "benchmarks": benches + list(extra)}
+    if session is not None:
+        data[SESSION_MEMORY] = session
+    path.write_text(json.dumps(data))
     return path
 
 
@@ -179,3 +191,121 @@ def test_injected_slowdown_sleeps_its_share_of_each_round():
     for bad in ("-0.1", "x", "10"):
         with pytest.raises(Exception, match="--bench-inject-slowdown.*0.25 for 25% slower"):
             _fraction(bad)
+
+
+# --- memory figures -------------------------------------------------------------------------
+
+STATUS = """Name:\tpython
+VmPeak:\t 2000000 kB
+VmHWM:\t  921600 kB
+VmRSS:\t  819200 kB
+Threads:\t4
+"""
+
+
+def test_rss_and_peak_are_read_from_proc_status_in_mb(tmp_path):
+    status = tmp_path / "status"
+    status.write_text(STATUS)
+    assert rss_mb(status) == 800.0 and peak_rss_mb(status) == 900.0  # kB / 1024: MB of 2**20 bytes
+
+
+@pytest.mark.parametrize("content", ["Name:\tpython\n", "VmRSS:\t many kB\n", "VmRSS:\t 12 pages\n", ""])
+def test_rss_is_none_without_proc_or_without_a_readable_line(tmp_path, content):
+    status = tmp_path / "status"
+    status.write_text(content)
+    assert rss_mb(status) is None and rss_mb(tmp_path / "no_proc_here") is None
+
+
+def test_peak_falls_back_to_ru_maxrss_without_proc(tmp_path):
+    assert peak_rss_mb(tmp_path / "no_proc_here") == rusage_peak_mb("self")
+    with pytest.raises(ValueError, match="Received: who='parent'"):
+        rusage_peak_mb("parent")
+
+
+def test_ru_maxrss_units_by_platform():
+    assert maxrss_mb(1024, "linux") == 1.0  # Linux: KiB
+    assert maxrss_mb(2**20, "darwin") == 1.0  # macOS: bytes
+    assert maxrss_mb(0, "linux") is None
+
+
+def test_this_process_has_a_peak_at_least_its_rss():
+    now = memory_sample()
+    if now["rss_mb"] is None:
+        pytest.skip("no /proc here")
+    assert 0 < now["rss_mb"] <= now["peak_rss_mb"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss inheritance is Linux behaviour")
+def test_a_child_reports_its_own_peak_not_its_parents():
+    """ru_maxrss of a subprocess starts at its parent's peak; peak_rss_mb (VmHWM) must not."""
+    ballast = np.ones(256 * 2**20 // 8)  # 256 MB resident in this process
+    parent = rss_mb()
+    code = "import json; from overfit_core.bench import *; print(json.dumps([peak_rss_mb(), rusage_peak_mb()]))"
+    own, rusage = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                            check=True).stdout)
+    assert ballast.sum() > 0 and own < parent - 200
+    assert rusage >= parent - 1  # why peak_rss_mb does not use it where /proc is there
+
+
+def test_memory_info_growth_peak_and_missing_figures():
+    info = memory_info({"rss_mb": 800.0, "peak_rss_mb": 850.0}, {"rss_mb": 812.0, "peak_rss_mb": 900.0}, rounds=4)
+    assert info == {"peak_rss_mb": 900.0, "peak_rss_set_in_rounds": True, "rss_before_mb": 800.0,
+                    "rss_after_mb": 812.0, "rss_growth_mb": 12.0, "rss_growth_per_round_mb": 3.0}
+    assert not memory_info({"rss_mb": 1, "peak_rss_mb": 900}, {"rss_mb": 1, "peak_rss_mb": 900}, 1)[
+        "peak_rss_set_in_rounds"]
+    none = memory_info({"rss_mb": None, "peak_rss_mb": None}, {"rss_mb": None, "peak_rss_mb": None}, rounds=0)
+    assert set(none.values()) == {None}
+
+
+MEMORY_BENCH = {"name": "test_suite_peak_memory", "fullname": "benchmarks/test_memory.py::test_suite_peak_memory",
+                "stats": {"min": 9.0, "median": 9.0, "mean": 9.0},
+                "extra_info": {"kind": "memory", "peak_rss_mb": 838.0, "rss_growth_mb": 14.3}}
+
+
+def test_gate_prints_memory_beside_the_time_ratios(tmp_path):
+    slower = json.loads(json.dumps(MEMORY_BENCH))
+    slower["extra_info"]["peak_rss_mb"] = 1000.0
+    a = bench_json(tmp_path / "a.json", memory=800.0, extra=[MEMORY_BENCH], session={"peak_rss_mb": 910.0})
+    b = bench_json(tmp_path / "b.json", memory=880.0, extra=[slower], session={"peak_rss_mb": 990.0})
+    run = load_run(a)
+    assert run.memory[NAMES[1]] == {"peak_rss_mb": 801.0, "rss_growth_mb": 0.5}
+    assert run.memory[MEMORY_BENCH["fullname"]]["peak_rss_mb"] == 838.0 and run.session_memory["peak_rss_mb"] == 910.0
+    assert MEMORY_BENCH["fullname"] not in run.samples  # no `samples`: its time is not gated
+    result, lines = gate(a, b)
+    assert result.passed and "PASS" in lines[-1]  # memory is printed, not gated
+    assert "peak RSS MB" in lines[1]
+    row = next(line for line in lines if line.startswith(NAMES[1]))
+    assert "801 >    881 (+10%)" in row and "+0.5 >    +0.5" in row
+    suite = next(line for line in lines if MEMORY_BENCH["fullname"] in line)
+    assert suite.startswith("memory of") and "838 >   1000 (+19%)" in suite
+    assert any("910 MB" in line and "990 MB" in line for line in lines)
+    assert any("not gated" in line for line in lines)
+
+
+def test_gate_without_memory_figures_prints_no_memory_columns(tmp_path):
+    a, b = bench_json(tmp_path / "a.json"), bench_json(tmp_path / "b.json", memory=800.0)
+    _, lines = gate(a, b)  # only one side carries them
+    assert "peak RSS" not in "\n".join(lines) and not any("not gated" in line for line in lines)
+
+
+def test_cli_prints_memory_figures(tmp_path, capsys):
+    a = bench_json(tmp_path / "a.json", memory=800.0)
+    assert main(["bench-gate", str(a), str(a)]) == 0
+    out = capsys.readouterr().out
+    assert "peak RSS MB base > current" in out and "800 >    800 (+0%)" in out
+
+
+def test_memory_limit_option_and_the_suite_slice_summary():
+    from benchmarks.conftest import _megabytes
+    from benchmarks.test_memory import PEAK_RSS_LIMIT_MB, summarise
+
+    assert _megabytes("1500") == 1500.0
+    for bad in ("0", "-5", "lots"):
+        with pytest.raises(Exception, match="--bench-memory-limit-mb.*e.g. 1500"):
+            _megabytes(bad)
+    report = {"rss_start_mb": 39.0, "rss_after_import_mb": 709.0, "rss_after_data_mb": 735.0, "peak_rss_mb": 838.0,
+              "fits": [{"variant": v, "rss_mb": m, "peak_rss_mb": 838.0, "seconds": 1.0}
+                       for v, m in (("overfit", 811.0), ("bn", 818.0), ("tiny", 826.0))]}
+    info = summarise(report, PEAK_RSS_LIMIT_MB)
+    assert info["fits"] == 3 and info["rss_growth_mb"] == 15.0 and info["rss_growth_per_fit_mb"] == 7.5
+    assert info["peak_rss_mb"] == 838.0 < info["peak_rss_limit_mb"] == PEAK_RSS_LIMIT_MB
