@@ -123,9 +123,10 @@ def pytest_runtest_makereport(item, call):
     result = getattr(suite, "results", {}).get(case.id) if suite is not None else None
     state = _outcome(report)
     if result is not None and state is not None:
-        from .cases import expected_failure, verdict
+        from .cases import verdict
 
-        expectation = expected_failure(case) if hasattr(report, "wasxfail") or state == "xpassed" else None
+        mark = item.get_closest_marker("xfail")  # what pytest_generate_tests put there from expected_failure()
+        expectation = (mark.kwargs.get("reason", ""), mark.kwargs.get("strict", True)) if mark else None
         report.user_properties.append((VERDICT_PROPERTY, verdict(case, result, state, expectation)))
 
 
