@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "every N fits, which bounds memory (0: all in this process; default %(default)s)")
     sub.add_parser("list", help="list variants, experiments, checks and datasets")
     _add_bench_gate(sub)
+    _add_faults(sub)
     return p
 
 
@@ -100,6 +101,54 @@ def cmd_bench_gate(args) -> int:
     result, lines = gate(args.baseline, args.current, args.threshold, args.bench_threshold, args.stat)
     print("\n".join(lines))
     return 0 if result.passed else 1
+
+
+def _add_faults(sub) -> None:
+    from .faults import FAULTS
+
+    f = sub.add_parser("faults", help="inject known regressions into Keras and report which checks catch them",
+                       description="For each fault, train the variants it can change in a fresh process with the "
+                                   "fault injected into Keras at interpreter start-up and a fresh record folder, and "
+                                   "judge the checks against one clean control run of the same variants and seeds: a "
+                                   "check catches a fault when it passes in the control and fails under the fault. "
+                                   "Prints a table and writes OUT/faults.md (docs/faults.md). Exit 0: every fault "
+                                   "caught by some check, 1: a fault caught by none, 2: bad input.")
+    f.add_argument("--faults", default=None, help=f"comma-separated subset of {','.join(FAULTS)} (default: all)")
+    f.add_argument("--data", choices=DATA_KINDS, default="synthetic", help="as for run (default %(default)s)")
+    f.add_argument("--data-dir", default=None, help="folder with the real dataset files (or OVERFIT_DATA_DIR)")
+    f.add_argument("--seeds", default="0", help="e.g. 0-2 (default %(default)s)")
+    f.add_argument("--tier", default="fast", help=f"one of {', '.join(TIERS)} (default %(default)s)")
+    f.add_argument("--out", default="overfit-bench-faults",
+                   help="output folder: faults.md and runs/<fault>/ (records and log of each run; default %(default)s)")
+
+
+def cmd_faults(args) -> int:
+    from .faults import parse_faults, prepare_out, run_faults, table_lines
+    from .settings import Settings
+
+    chosen = parse_faults(args.faults)
+    settings = Settings.resolve(tier=args.tier, seeds=args.seeds, data_dir=args.data_dir)  # checks tier and seeds
+    if args.data == "real" and not settings.real_available:
+        raise ConfigError(invalid("data_dir", args.data_dir, "a folder with the real datasets for --data real",
+                                  "Pass --data-dir DIR (or set OVERFIT_DATA_DIR, or OVERFIT_DOWNLOAD=1)."))
+    if args.data == "real" and settings.data_dir and not Path(settings.data_dir).is_dir():
+        raise ConfigError(invalid("data_dir", args.data_dir, "an existing folder"))
+    out = prepare_out(args.out)
+    data_dir = settings.data_dir if args.data == "real" else None
+    command = " ".join(["overfit-bench faults", *(["--faults", args.faults] if args.faults else []),
+                        "--data", args.data, *(["--data-dir", args.data_dir] if data_dir and args.data_dir else []),
+                        "--seeds", args.seeds, "--tier", args.tier])
+    try:
+        results = run_faults(chosen, data=args.data, data_dir=data_dir, seeds=settings.seeds, tier=settings.tier,
+                             out=out, command=command)
+    except RuntimeError as e:
+        print(f"overfit-bench: error: {e}", file=sys.stderr)
+        return 1
+    print("\n".join(table_lines(results)))
+    missed = [r.name for r in results if not r.is_caught]
+    print(f"wrote {out / 'faults.md'}; {len(results) - len(missed)} of {len(results)} faults caught"
+          + (f"; caught by no check: {', '.join(missed)}" if missed else ""))
+    return 1 if missed else 0
 
 
 def cmd_run(args) -> int:
@@ -193,7 +242,8 @@ def cmd_list(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "list": cmd_list, "bench-gate": cmd_bench_gate}[args.command](args)
+        return {"run": cmd_run, "list": cmd_list, "bench-gate": cmd_bench_gate,
+                "faults": cmd_faults}[args.command](args)
     except OverfitBenchError as e:
         print(f"overfit-bench: error: {e}", file=sys.stderr)
         return 2
