@@ -2,11 +2,20 @@
 from __future__ import annotations
 
 
-def summary_lines(results: dict, session: dict | None = None, suite: dict | None = None) -> list[str]:
+def summary_lines(results: dict, session: dict | None = None, suite: dict | None = None,
+                  calibration=None) -> list[str]:
+    """`calibration`: the session's conftest.Calibration (its numpy peak is printed where it was measured)."""
     lines = []
     if results:
         peak = next(iter(results.values()))["peak_gflops"]
         lines.append(f"float32 matmul peak (calibration): {peak:.1f} GFLOP/s")
+    if calibration is not None and calibration.numpy_gflops:
+        tf_peak = calibration.peak_gflops
+        lines.append(f"numpy float32 matmul peak (machine calibration, the gate's divisor): "
+                     f"{calibration.numpy_gflops:.1f} GFLOP/s ({calibration.numpy_blas})"
+                     + (f"; TensorFlow's is {tf_peak / calibration.numpy_gflops:.2f}x it" if tf_peak else ""))
+    if calibration is not None and calibration.tf_slowdown:
+        lines.append(f"injected: TensorFlow's matmul calibration slowed by {calibration.tf_slowdown:.0%}")
     for e in results.values():
         if e["kind"] == "train":
             lines.append(f"train {e['variant']:<22} {e['samples_per_s']:9.0f} samples/s  {e['gflops']:6.1f} GFLOP/s"

@@ -28,6 +28,7 @@ THREAD_SETTINGS = {  # name -> worker settings; 0 lets TF choose (= the cores it
 }
 RESULTS = pytest.StashKey[dict]()
 SUITE_MEMORY = pytest.StashKey[dict]()  # test_memory.py's figures, for the summary
+CALIBRATIONS = pytest.StashKey["Calibration"]()  # the session's calibrations, for the summary
 
 
 @dataclass(frozen=True)
@@ -54,20 +55,31 @@ def pytest_addoption(parser):
     group.addoption("--bench-inject-slowdown", type=_fraction, default=0.0, metavar="FRACTION",
                     help="make every timed round FRACTION slower (it sleeps that share of its own duration); "
                          "for measuring that the gate catches a regression, e.g. 0.25")
+    group.addoption("--bench-inject-tf-slowdown", type=_tf_fraction, default=0.0, metavar="FRACTION",
+                    help="make TensorFlow's matmul calibration FRACTION slower (each of its rounds sleeps that share "
+                         "of its own duration), as a slowdown of TensorFlow's own matmul would; with "
+                         "--bench-inject-slowdown, a regression the TF-normalised ratio divides away, e.g. 0.25")
     group.addoption("--bench-memory-limit-mb", type=_megabytes, default=None, metavar="MB",
                     help="fail test_suite_peak_memory above this peak RSS of its training process (default: the "
                          "bound in benchmarks/test_memory.py)")
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = None
-    if value is None or not 0 <= value < 10:
-        raise argparse.ArgumentTypeError(f"Invalid value received for `--bench-inject-slowdown`. Expected a fraction "
-                                         f"between 0 and 10, e.g. 0.25 for 25% slower. Received: {text!r}")
-    return value
+def _fraction_option(option: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not 0 <= value < 10:
+            raise argparse.ArgumentTypeError(f"Invalid value received for `{option}`. Expected a fraction between 0 "
+                                             f"and 10, e.g. 0.25 for 25% slower. Received: {text!r}")
+        return value
+
+    return parse
+
+
+_fraction = _fraction_option("--bench-inject-slowdown")
+_tf_fraction = _fraction_option("--bench-inject-tf-slowdown")
 
 
 def _megabytes(text: str) -> float:
@@ -159,21 +171,31 @@ def data(pytestconfig):
 
 
 class Calibration:
-    """The run's float32 matmul peak, set by test_calibration.py (measured here if it was deselected)."""
+    """The run's float32 matmul peaks, set by test_calibration.py: TensorFlow's (`peak()` measures it if that
+    was deselected; benchmarks state their share of it) and numpy's (its BLAS: what the gate divides by).
 
-    def __init__(self):
+    `tf_slowdown` is --bench-inject-tf-slowdown: the share each round of TensorFlow's matmul sleeps."""
+
+    def __init__(self, tf_slowdown: float = 0.0):
+        self.tf_slowdown = tf_slowdown
         self.peak_gflops: float | None = None
+        self.numpy_gflops: float | None = None
+        self.numpy_blas: str = ""
+
+    def tf_probe(self) -> MatmulProbe:
+        return MatmulProbe(slowdown=self.tf_slowdown)
 
     def peak(self) -> float:
         if self.peak_gflops is None:
-            probe = MatmulProbe()
+            probe = self.tf_probe()
             self.peak_gflops = max(probe.gflops() for _ in range(6))
         return self.peak_gflops
 
 
 @pytest.fixture(scope="session")
-def calibration() -> Calibration:
-    return Calibration()
+def calibration(pytestconfig) -> Calibration:
+    pytestconfig.stash[CALIBRATIONS] = Calibration(pytestconfig.getoption("--bench-inject-tf-slowdown"))
+    return pytestconfig.stash[CALIBRATIONS]
 
 
 @pytest.fixture(autouse=True)
@@ -268,7 +290,8 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
 def pytest_terminal_summary(terminalreporter, config):
     from ._report import summary_lines
 
-    lines = summary_lines(config.stash.get(RESULTS, {}), session_memory(), config.stash.get(SUITE_MEMORY, None))
+    lines = summary_lines(config.stash.get(RESULTS, {}), session_memory(), config.stash.get(SUITE_MEMORY, None),
+                          config.stash.get(CALIBRATIONS, None))
     if lines:
         terminalreporter.section("overfit-bench: ratios from this run")
         for line in lines:

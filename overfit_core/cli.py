@@ -81,11 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_bench_gate(sub) -> None:
-    from .bench import DEFAULT_BENCH_THRESHOLD, DEFAULT_STAT, DEFAULT_THRESHOLD, STATS
+    from .bench import BASES, DEFAULT_BASIS, DEFAULT_BENCH_THRESHOLD, DEFAULT_STAT, DEFAULT_THRESHOLD, STATS
 
     g = sub.add_parser("bench-gate", help="fail if benchmarks got slower than a baseline, machine-normalised",
-                       description="Compare two pytest-benchmark JSON files by throughput divided by each run's "
-                                   "float32 matmul calibration. Exit 0: pass, 1: slower, 2: bad input.")
+                       description="Compare two pytest-benchmark JSON files by throughput: raw, divided by each "
+                                   "run's numpy (BLAS) float32 matmul calibration (machine-normalised, gated on) "
+                                   "and by its TensorFlow matmul calibration (TF-normalised). Files without the "
+                                   "numpy calibration are gated TF-normalised, with a note. "
+                                   "Exit 0: pass, 1: slower, 2: bad input.")
     g.add_argument("baseline", help="pytest-benchmark JSON of the reference run")
     g.add_argument("current", help="pytest-benchmark JSON of the run to check")
     g.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
@@ -93,12 +96,15 @@ def _add_bench_gate(sub) -> None:
     g.add_argument("--bench-threshold", type=float, default=DEFAULT_BENCH_THRESHOLD,
                    help="largest slowdown of any single benchmark that passes (default %(default)s)")
     g.add_argument("--stat", choices=STATS, default=DEFAULT_STAT, help="round statistic (default %(default)s)")
+    g.add_argument("--basis", choices=tuple(BASES), default=DEFAULT_BASIS,
+                   help="the ratio to gate on: machine (per numpy matmul GFLOP/s), tf (per TensorFlow matmul "
+                        "GFLOP/s) or raw (samples/s); all are printed (default %(default)s)")
 
 
 def cmd_bench_gate(args) -> int:
     from .bench import gate
 
-    result, lines = gate(args.baseline, args.current, args.threshold, args.bench_threshold, args.stat)
+    result, lines = gate(args.baseline, args.current, args.threshold, args.bench_threshold, args.stat, args.basis)
     print("\n".join(lines))
     return 0 if result.passed else 1
 

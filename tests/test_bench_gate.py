@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from overfit_core import FAST
-from overfit_core.bench import (CALIBRATION, SESSION_MEMORY, BenchGateError, compare, fixed_steps, gate, load_run,
-                                maxrss_mb, memory_info, memory_sample, peak_rss_mb, rss_mb, rusage_peak_mb, steps_for,
-                                train_flops_per_sample)
+from overfit_core.bench import (CALIBRATION, NUMPY_CALIBRATION, SESSION_MEMORY, BenchGateError, compare,
+                                cpu_isa_flags, describe_blas, fixed_steps, gate, load_run, loaded_blas_libraries,
+                                maxrss_mb, memory_info, memory_sample, numpy_blas, onednn_state, peak_rss_mb, rss_mb,
+                                rusage_peak_mb, steps_for, train_flops_per_sample)
 from overfit_core.cli import main
 from overfit_core.errors import ConfigError
 
@@ -25,15 +26,29 @@ def worst(result) -> float:
 
 
 def bench_json(path, *, slowdown=1.0, peak=300.0, only=None, samples=4096, calibration=True, names=NAMES,
-               memory=None, extra=(), session=None):
+               memory=None, extra=(), session=None, numpy=True, tf=True, tf_slowdown=1.0, numpy_slowdown=1.0,
+               machine=None):
     """A pytest-benchmark-shaped file: each round takes `slowdown` times longer on a machine with `peak`.
 
+    Both calibrations scale with `peak` (TensorFlow's matmul is `peak`, numpy's a third of it, as here):
+    `tf_slowdown` makes TensorFlow's matmul alone that many times slower, `numpy_slowdown` numpy's; `numpy=False`
+    leaves the numpy calibration out (a file written before it existed), `tf=False` TensorFlow's,
+    `calibration=False` both.
     `memory` (peak RSS MB) adds memory figures to every benchmark's extra_info; `extra` appends raw
-    benchmark entries; `session` is the top-level session memory object."""
+    benchmark entries; `session` is the top-level session memory object; `machine` the machine_info."""
     speed = peak / 300.0
-    benches = [{"name": "test_matmul_peak", "fullname": "benchmarks/test_calibration.py::test_matmul_peak",
-                "stats": {"min": 0.06, "median": 0.07, "mean": 0.07},
-                "extra_info": {"calibration": CALIBRATION, "peak_gflops": peak}}] if calibration else []
+    benches = []
+    if calibration and tf:
+        benches.append({"name": "test_matmul_peak", "fullname": "benchmarks/test_calibration.py::test_matmul_peak",
+                        "stats": {"min": 0.06, "median": 0.07, "mean": 0.07},
+                        "extra_info": {"calibration": CALIBRATION, "peak_gflops": peak / tf_slowdown}})
+    if calibration and numpy:
+        benches.append({"name": "test_numpy_matmul_peak",
+                        "fullname": "benchmarks/test_calibration.py::test_numpy_matmul_peak",
+                        "stats": {"min": 0.17, "median": 0.19, "mean": 0.19},
+                        "extra_info": {"calibration": NUMPY_CALIBRATION, "peak_gflops": peak / 3 / numpy_slowdown,
+                                       "blas": {"name": "scipy-openblas", "version": "0.3.31", "corename": "Haswell"},
+                                       "threads": 2}})
     for i, name in enumerate(names):
         factor = slowdown if only is None or name in only else 1.0
         t = (0.2 + 0.1 * i) * factor / speed
@@ -42,7 +57,7 @@ def bench_json(path, *, slowdown=1.0, peak=300.0, only=None, samples=4096, calib
                         "extra_info": {"samples": samples, "kind": "train",
                                        **({} if memory is None else {"peak_rss_mb": memory + i,
                                                                      "rss_growth_mb": 0.5 * i})}})
-    data = {"machine_info": {}, "benchmarks": benches + list(extra)}
+    data = {"machine_info": machine or {}, "benchmarks": benches + list(extra)}
     if session is not None:
         data[SESSION_MEMORY] = session
     path.write_text(json.dumps(data))
@@ -133,6 +148,7 @@ def test_json_without_calibration_is_rejected(tmp_path):
         load_run(path)
     msg = str(info.value)
     assert "nocal.json" in msg and f"calibration={CALIBRATION!r}" in msg and "test_calibration.py" in msg
+    assert f"calibration={NUMPY_CALIBRATION!r}" in msg
 
 
 @pytest.mark.parametrize("bad", [0, -0.1, 10, True, "0.2"])
@@ -152,6 +168,149 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert "missing.json" in err and "Expected a pytest-benchmark JSON file" in err and "Write one with" in err
     assert main(["bench-gate", str(bench_json(tmp_path / "nocal.json", calibration=False)), str(a)]) == 2
     assert "calibration" in capsys.readouterr().err
+
+
+# --- machine-normalised (numpy), TF-normalised and raw ratios ---------------------------------------
+
+def test_all_three_ratios_are_computed_and_the_machine_normalised_one_is_gated(tmp_path):
+    base = bench_json(tmp_path / "a.json")
+    result, lines = gate(base, bench_json(tmp_path / "busy.json", peak=150.0))  # everything half as fast
+    assert result.passed and result.basis == "machine" and result.bases == ("raw", "machine", "tf")
+    group = result.groups[0]
+    assert group.slowdowns["raw"] == pytest.approx(1.0)  # twice the time per sample, raw
+    assert group.slowdowns["machine"] == pytest.approx(0.0) and group.slowdowns["tf"] == pytest.approx(0.0)
+    head = next(line for line in lines if line.startswith("benchmark "))
+    assert "raw" in head and "machine*" in head and "TF" in head and "* gated" in head
+    assert any(line.startswith("  numpy") and "scipy-openblas 0.3.31, Haswell kernels, 2 threads" in line
+               for line in lines)
+    assert "verdict on each ratio: raw FAIL, machine-normalised PASS (gated), TF-normalised PASS" in lines
+
+
+def test_a_slowdown_of_tensorflows_own_matmul_is_caught_machine_normalised_but_not_tf_normalised(tmp_path):
+    """Issue 15, item 3: everything TensorFlow runs, its matmul included, 25% slower; numpy's BLAS unchanged
+    (oneDNN switched off, a slower TF kernel). The TF-normalised ratio divides it away; the gate must not."""
+    base = bench_json(tmp_path / "base.json", machine={"onednn": True})
+    head = bench_json(tmp_path / "head.json", slowdown=1.25, tf_slowdown=1.25, machine={"onednn": False})
+    result, lines = gate(base, head)
+    assert result.basis == "machine" and not result.passed
+    group = result.groups[0]
+    assert group.failed and group.slowdowns["machine"] == pytest.approx(0.25)
+    assert group.slowdowns["tf"] == pytest.approx(0.0) and group.slowdowns["tf"] <= result.threshold
+    assert result.passes("tf") and not result.passes("raw")  # the TF-normalised ratio alone would have missed it
+    assert "bench-gate: FAIL" in lines[-1] and "+25.0% machine-normalised" in lines[-1]
+    assert "TF-normalised +0.0%" in lines[-1]
+    assert "verdict on each ratio: raw FAIL, machine-normalised FAIL (gated), TF-normalised PASS" in lines
+    tf_line = next(line for line in lines if line.startswith("  TensorFlow (TF"))
+    assert "300.0 >   240.0  (-20.0%)" in tf_line and "oneDNN on > off" in tf_line
+    assert any(line.startswith("  TensorFlow / numpy") and "(-20.0%)" in line for line in lines)
+    assert "machine_info differs: onednn: on > off" in lines
+    assert main(["bench-gate", str(base), str(head)]) == 1
+    assert main(["bench-gate", str(base), str(head), "--basis", "tf"]) == 0  # what gating on TF would have done
+
+
+def test_a_slower_numpy_blas_alone_is_no_regression(tmp_path):
+    result, _ = gate(bench_json(tmp_path / "a.json"), bench_json(tmp_path / "b.json", numpy_slowdown=1.25))
+    assert result.passed and result.groups[0].slowdowns["machine"] == pytest.approx(-0.2)
+
+
+def test_files_without_the_numpy_calibration_fall_back_to_tf_normalised_with_a_note(tmp_path):
+    old = bench_json(tmp_path / "old.json", numpy=False)
+    for head in (bench_json(tmp_path / "new.json", slowdown=1.25), bench_json(tmp_path / "old2.json", numpy=False,
+                                                                               slowdown=1.25)):
+        result, lines = gate(old, head)
+        assert result.basis == "tf" and result.bases == ("raw", "tf") and not result.passed
+        assert worst(result) == pytest.approx(0.25)
+        note = next(line for line in lines if line.startswith("note:"))
+        assert "old.json" in note and f"calibration={NUMPY_CALIBRATION!r}" in note
+        assert "gating on the TF-normalised ratio" in note and "test_calibration.py" in note
+        assert "TF*" in next(line for line in lines if line.startswith("benchmark "))
+    assert load_run(old).numpy_gflops is None
+
+
+def test_runs_with_no_calibration_in_common_are_rejected_unless_gated_raw(tmp_path):
+    tf_only, numpy_only = bench_json(tmp_path / "tf.json", numpy=False), bench_json(tmp_path / "np.json", tf=False)
+    with pytest.raises(BenchGateError) as info:
+        gate(tf_only, numpy_only)
+    msg = str(info.value)
+    assert "tf.json lacks the numpy matmul calibration" in msg and "--basis raw" in msg
+    with pytest.raises(BenchGateError, match="np.json lacks the TensorFlow matmul calibration"):
+        gate(tf_only, numpy_only, basis="tf")
+    result, _ = gate(tf_only, numpy_only, basis="raw")
+    assert result.passed and result.bases == ("raw",)
+    with pytest.raises(BenchGateError, match="Received: basis='numpy'"):
+        gate(tf_only, tf_only, basis="numpy")
+
+
+CPUINFO_X86 = """processor\t: 0
+model name\t: Some CPU
+flags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512bw avx512_bf16 amx_tile amx_bf16 amx_int8
+processor\t: 1
+flags\t\t: fpu
+"""
+CPUINFO_ARM = "processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n"
+
+
+def test_isa_flags_are_read_from_proc_cpuinfo(tmp_path):
+    (tmp_path / "x86").write_text(CPUINFO_X86)
+    (tmp_path / "arm").write_text(CPUINFO_ARM)
+    assert cpu_isa_flags(tmp_path / "x86") == ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_bf16",
+                                                "amx_tile", "amx_bf16", "amx_int8"]  # the first CPU's
+    assert cpu_isa_flags(tmp_path / "arm") == ["asimd", "sve", "bf16", "i8mm"]
+    assert cpu_isa_flags(tmp_path / "no_proc_here") is None
+
+
+@pytest.mark.parametrize("env,version,machine,expected", [
+    ({"TF_ENABLE_ONEDNN_OPTS": "0"}, "2.21.0", "x86_64", False),
+    ({"TF_ENABLE_ONEDNN_OPTS": "1"}, "2.8.0", "aarch64", True),
+    ({}, "2.21.0", "x86_64", True),  # TensorFlow's default on x86-64 since 2.9
+    ({}, "2.8.4", "x86_64", None),
+    ({}, "2.21.0", "aarch64", None),
+])
+def test_onednn_state_without_asking_tensorflow(env, version, machine, expected):
+    state, source = onednn_state(env, ask_tensorflow=False, tf_version=version, machine=machine)
+    assert state is expected and source
+
+
+def test_numpy_blas_names_the_library_and_its_threads():
+    info = numpy_blas()
+    assert info["numpy"] == np.__version__ and info["from"]
+    assert info["threads"] is None or info["threads"] >= 1
+    assert info["threads"] is not None or "not reachable" in info["threads_from"]
+    assert describe_blas({"name": "openblas", "version": "0.3", "corename": "Zen", "threads": 4}) == \
+        "openblas 0.3, Zen kernels, 4 threads"
+    assert describe_blas({}) == "BLAS not stated, threads not known"
+
+
+def test_loaded_blas_libraries_come_from_the_memory_map(tmp_path):
+    maps = tmp_path / "maps"
+    maps.write_text("7f00-7f01 r-xp 00000000 08:01 1 /usr/lib/libscipy_openblas64_-abc.so\n"
+                    "7f01-7f02 r-xp 00000000 08:01 2 /usr/lib/libcublas.so.12\n"
+                    "7f02-7f03 r-xp 00000000 08:01 3 /usr/lib/libscipy_openblas64_-abc.so\n"
+                    "7f03-7f04 rw-p 00000000 00:00 0 \n")
+    assert loaded_blas_libraries(maps) == ["/usr/lib/libscipy_openblas64_-abc.so"]
+    assert loaded_blas_libraries(tmp_path / "no_proc_here") == []
+
+
+def test_a_probe_with_an_injected_slowdown_sleeps_its_share_of_each_call():
+    import time
+
+    from overfit_core.bench import NumpyMatmulProbe
+
+    probe = NumpyMatmulProbe(n=128, slowdown=1.0)
+    start = time.perf_counter()
+    probe()
+    assert time.perf_counter() - start >= 2 * probe.work_seconds[-1] > 0  # the matmul, then as long again
+    assert probe.flops == 2 * 128**3
+    with pytest.raises(ValueError, match="Received: slowdown=-0.5"):
+        NumpyMatmulProbe(n=8, slowdown=-0.5)
+
+
+def test_the_tf_injection_option_parses_fractions():
+    from benchmarks.conftest import _tf_fraction
+
+    assert _tf_fraction("0.25") == 0.25
+    with pytest.raises(Exception, match="--bench-inject-tf-slowdown.*0.25 for 25% slower"):
+        _tf_fraction("-1")
 
 
 def test_flop_formula_matches_the_issue_anchor():
@@ -273,7 +432,7 @@ def test_gate_prints_memory_beside_the_time_ratios(tmp_path):
     assert MEMORY_BENCH["fullname"] not in run.samples  # no `samples`: its time is not gated
     result, lines = gate(a, b)
     assert result.passed and "PASS" in lines[-1]  # memory is printed, not gated
-    assert "peak RSS MB" in lines[1]
+    assert "peak RSS MB" in next(line for line in lines if line.startswith("benchmark "))
     row = next(line for line in lines if line.startswith(NAMES[1]))
     assert "801 >    881 (+10%)" in row and "+0.5 >    +0.5" in row
     suite = next(line for line in lines if MEMORY_BENCH["fullname"] in line)
