@@ -16,7 +16,7 @@ process with a fresh record folder, judged here (without the fault) by the case 
 by a check when the check passes in the control and fails under the fault. Results: docs/faults.md.
 
 Keras 2 (tf.keras 2.12-2.15) and Keras 3 differ in a few class paths and signatures; each difference is
-marked below. Only Keras 3 has been exercised by the tests so far (see docs/faults.md).
+marked below. Exercised on Keras 3.15 (TF 2.21) and Keras 2.15 (TF 2.15); not yet on Keras 2.12-2.14 (docs/faults.md).
 
 Nothing here imports TensorFlow at module level.
 """
@@ -468,6 +468,8 @@ class FaultResult:
     expected: tuple[str, ...] = ()
     failed_cases: list[str] = field(default_factory=list)  # 'case id: message' of the catching cases
     error: str = ""  # the run did not finish (exit code, log)
+    seeds: tuple[int, ...] = ()  # the seeds judged
+    caught_seeds: set[int] = field(default_factory=set)  # seeds on which some check caught it (the suite went red)
 
     @property
     def caught_by(self) -> list[str]:
@@ -495,7 +497,7 @@ def compare(name: str, control: Sequence[Mapping], faulted: Sequence[Mapping], e
     from .verdicts import is_failure
 
     by_id = {v["id"]: v for v in control}
-    result = FaultResult(name, seconds, expected=tuple(expected))
+    result = FaultResult(name, seconds, expected=tuple(expected), seeds=tuple(sorted({v["seed"] for v in control})))
     for v in faulted:
         base = by_id.get(v["id"])
         if base is None or base["outcome"] != "passed":
@@ -505,6 +507,7 @@ def compare(name: str, control: Sequence[Mapping], faulted: Sequence[Mapping], e
         result.caught.setdefault(check, 0)
         if is_failure(v):
             result.caught[check] += 1
+            result.caught_seeds.add(v["seed"])
             result.failed_cases.append(f"{v['id']}: {v.get('message', '')}")
     for check in expected:
         result.caught.setdefault(check, 0)
@@ -523,12 +526,18 @@ def _cell_missed(r: FaultResult) -> str:
     return ", ".join(parts) or "-"
 
 
+def _cell_seeds(r: FaultResult) -> str:
+    return f"{len(r.caught_seeds)}/{len(r.seeds)}" if r.seeds and not r.error else "-"
+
+
 def table_lines(results: Sequence[FaultResult]) -> list[str]:
-    """The console table: fault, caught by (check failed/judged cases), missed expected checks, seconds."""
-    rows = [("fault", "caught by (cases failed/judged)", "missed (expected, still passing)", "seconds")]
-    rows += [(r.name, _cell_caught(r), _cell_missed(r), f"{r.seconds:.0f}") for r in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return ["  ".join(c.ljust(w) for c, w in zip(row[:3], widths)) + "  " + row[3].rjust(7) for row in rows]
+    """The console table: fault, seeds on which it was caught, caught by (check: cases failed/judged), missed
+    expected checks, seconds."""
+    rows = [("fault", "seeds caught", "caught by (cases failed/judged)", "missed (expected, still passing)",
+             "seconds")]
+    rows += [(r.name, _cell_seeds(r), _cell_caught(r), _cell_missed(r), f"{r.seconds:.0f}") for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return ["  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4].rjust(7) for row in rows]
 
 
 def _md(text: str) -> str:
@@ -557,10 +566,12 @@ def markdown(results: Sequence[FaultResult], *, command: str, versions: Mapping[
         summary + ".", "",
         f"**{caught} of {len(results)} faults caught.** A check catches a fault when a case of it passed in the "
         "control and fails under the fault; `k/n`: cases (variant bindings x seeds) failed under the fault / passed "
-        "in the control.", "",
-        "| fault | caught by | missed (expected, still passing) | seconds |", "|---|---|---|---|",
+        "in the control. Seeds caught: the seeds on which some check caught it, i.e. a run of the suite on that "
+        "seed alone would fail.", "",
+        "| fault | seeds caught | caught by | missed (expected, still passing) | seconds |", "|---|---|---|---|---|",
     ]
-    lines += [f"| {r.name} | {_md(_cell_caught(r))} | {_md(_cell_missed(r))} | {r.seconds:.0f} |" for r in results]
+    lines += [f"| {r.name} | {_cell_seeds(r)} | {_md(_cell_caught(r))} | {_md(_cell_missed(r))} | {r.seconds:.0f} |"
+              for r in results]
     lines += ["", "## Cases that caught each fault", ""]
     for r in results:
         what = get_fault(r.name).description if r.name in _FAULTS else ""

@@ -237,18 +237,21 @@ def test_caught_means_passing_in_the_control_and_failing_under_the_fault():
     assert r.judged == {"dropout_narrows_gap": 2, "learns": 2}
     assert r.missed == ["learns"] and r.not_judged == ["lr_too_high_is_jittery"] and r.is_caught
     assert r.failed_cases == ["dropout_narrows_gap-dropout-reg_base-synthetic_imdb-seed0: gap 1 vs 1"]
+    assert r.seeds == (0, 1) and r.caught_seeds == {0}  # a suite run on seed 1 alone stays green
     nothing = compare("l2_tenth", control, control, ("learns",))
     assert not nothing.is_caught and nothing.caught_by == [] and nothing.missed == ["learns"]
 
 
 def test_the_table_and_the_markdown():
     results = [FaultResult("dropout_off", 81.4, caught={"dropout_narrows_gap": 2}, judged={"dropout_narrows_gap": 2},
-                           expected=("dropout_narrows_gap",), failed_cases=["dropout_narrows_gap-a-b-seed0: x | y"]),
+                           expected=("dropout_narrows_gap",), failed_cases=["dropout_narrows_gap-a-b-seed0: x | y"],
+                           seeds=(0, 1, 2), caught_seeds={0, 2}),
                FaultResult("l2_tenth", 40.0, caught={"l2_shrinks_weights": 0, "learns": 0},
                            judged={"l2_shrinks_weights": 1, "learns": 2}, expected=("l2_shrinks_weights", "lr_x")),
                FaultResult("relu_identity", 3.0, expected=("learns",), error="run exited 3")]
     lines = table_lines(results)
-    assert lines[0].split()[:2] == ["fault", "caught"] and len(lines) == 4
+    assert lines[0].split()[:3] == ["fault", "seeds", "caught"] and len(lines) == 4
+    assert lines[1].split()[:2] == ["dropout_off", "2/3"]
     assert "dropout_narrows_gap 2/2" in lines[1] and lines[1].rstrip().endswith("81")
     assert "NOTHING" in lines[2] and "l2_shrinks_weights 0/1" in lines[2] and "lr_x (not judged" in lines[2]
     assert "error: run exited 3" in lines[3]
@@ -259,7 +262,7 @@ def test_the_table_and_the_markdown():
     assert "`overfit-bench faults --seeds 0`" in text and "TensorFlow 2.21.0, Keras 3.15.1" in text
     assert "**1 of 3 faults caught.**" in text and "failing: learns-reg_base-synthetic_imdb-seed0." in text
     assert "Control (no fault, 60 s): 1 of 2 cases passed" in text
-    assert "| dropout_off | dropout_narrows_gap 2/2 | - | 81 |" in text
+    assert "| dropout_off | 2/3 | dropout_narrows_gap 2/2 | - | 81 |" in text
     assert "x \\| y" in text  # a pipe in a message does not break the table
 
 
