@@ -22,17 +22,9 @@ def _datasets(text: str) -> tuple[str, ...]:
 
 
 def _out_dir(text: str) -> Path:
-    out = Path(text).expanduser()
-    if out.exists() and not out.is_dir():
-        raise ConfigError(invalid("out", text, "a directory (it is an existing file)", "Pass another --out."))
-    try:
-        (out / "records").mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise ConfigError(invalid("out", text, "a writable directory", f"({e.strerror}) Pass another --out.")) from None
-    return out
+    from .records import writable_dir
+
+    return writable_dir(text, "records")
 
 
 def _fits_per_process(text: str) -> int:

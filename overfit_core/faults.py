@@ -587,18 +587,9 @@ def markdown(results: Sequence[FaultResult], *, command: str, versions: Mapping[
 
 def prepare_out(text: str | Path) -> Path:
     """OUT as a writable folder (ConfigError otherwise); runs/ inside it is this command's own."""
-    out = Path(text).expanduser()
-    if out.exists() and not out.is_dir():
-        raise ConfigError(invalid("out", str(text), "a directory (it is an existing file)", "Pass another --out."))
-    try:
-        (out / "runs").mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise ConfigError(invalid("out", str(text), "a writable directory",
-                                  f"({e.strerror}) Pass another --out.")) from None
-    return out
+    from .records import writable_dir
+
+    return writable_dir(text, "runs")
 
 
 def _command() -> list[str]:

@@ -131,6 +131,22 @@ def atomic_write(path: Path | str, data: str | bytes) -> Path:
     return path
 
 
+def writable_dir(text: str | Path, subdir: str) -> Path:
+    """`text` as a writable output folder with `subdir` made inside it; ConfigError naming `--out` otherwise."""
+    out = Path(text).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(invalid("out", str(text), "a directory (it is an existing file)", "Pass another --out."))
+    try:
+        (out / subdir).mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(invalid("out", str(text), "a writable directory",
+                                  f"({e.strerror}) Pass another --out.")) from None
+    return out
+
+
 def cache_key(spec: VariantSpec, config: TrainConfig, seed: int, data_sha256: str, data_params: Mapping,
               versions: Mapping[str, str], plan: Mapping[str, Any]) -> str:
     """Records are reused only for the same spec, config, plan, seed, data and TF/Keras/numpy versions."""
