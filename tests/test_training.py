@@ -48,7 +48,8 @@ def test_same_seed_same_history_other_seed_differs(synthetic):
 
 def test_regression_record_has_rmse_mae_mape_on_held_out_part(synthetic):
     r = train(get_variant("tiny"), synthetic["boston"], 0, SMOKE)
-    assert set(r.evaluation) == {"rmse", "mae", "mape"} and len(r.predictions) == len(r.targets) == 102
+    assert set(r.evaluation) == {"rmse", "mae", "mape", "constant_train_loss", "constant_val_loss"}
+    assert len(r.predictions) == len(r.targets) == 102
     err = np.subtract(r.predictions, r.targets)
     assert r.evaluation["rmse"] == pytest.approx(math.sqrt(np.mean(err**2)), rel=1e-4)
     assert r.n_train == int(404 * 0.8)  # validation_split 0.2 inside fit, as the course does
@@ -103,3 +104,46 @@ def test_cache_keys_follow_the_training_code(tmp_path):
     assert training.code_digest.__wrapped__(tmp_path) != before
     assert training.code_digest() == training.code_digest()  # computed once per process
     assert len(training.code_digest()) == 16
+
+
+def test_train_eval_probe_observes_without_changing_training(synthetic, monkeypatch):
+    """The inference-mode training-slice probe adds curves and leaves every Keras-logged curve bit-identical."""
+    import overfit_core.training as training
+
+    spec = get_variant("dropout")
+    with_probe = train(spec, synthetic["imdb"], 0, SMOKE)
+    monkeypatch.setattr(training, "_train_eval_callback", lambda *a, **k: None)
+    without = train(spec, synthetic["imdb"], 0, SMOKE)
+    assert set(with_probe.history) - set(without.history) == {"train_eval_binary_crossentropy", "train_eval_accuracy"}
+    for k, curve in without.history.items():
+        assert with_probe.history[k] == curve, k
+    assert len(with_probe.history["train_eval_accuracy"]) == with_probe.epochs_run
+
+
+def test_pointwise_scores_match_keras_metrics():
+    from overfit_core.compat import keras
+    from overfit_core.training import pointwise_scores
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, (50, 1)).astype(np.float64)
+    p = rng.uniform(0, 1, (50, 1))
+    ours = pointwise_scores("binary_crossentropy", y, p)
+    assert ours["binary_crossentropy"] == pytest.approx(float(np.mean(keras.losses.binary_crossentropy(y, p))), rel=1e-5)
+    assert ours["accuracy"] == pytest.approx(float(np.mean((p > 0.5) == y)))
+    labels = rng.integers(0, 10, (50, 1)).astype(np.float64)
+    probs = rng.dirichlet(np.ones(10), 50)
+    ours = pointwise_scores("sparse_categorical_crossentropy", labels, probs)
+    ref = float(np.mean(keras.losses.sparse_categorical_crossentropy(labels[:, 0], probs)))
+    assert ours["sparse_categorical_crossentropy"] == pytest.approx(ref, rel=1e-5)
+    with pytest.raises(ConfigError, match="loss"):
+        pointwise_scores("hinge", y, p)
+
+
+def test_constant_predictor_is_the_training_mean_or_prior():
+    from overfit_core.training import constant_predictor
+
+    reg = constant_predictor("regression", [1.0, 3.0], [2.0, 6.0])
+    assert reg == {"constant_train_loss": 1.0, "constant_val_loss": 8.0}
+    cls = constant_predictor("classification", [0, 1, 1, 1], [1, 0])
+    assert cls["chance_val_accuracy"] == 0.5
+    assert cls["constant_val_loss"] == pytest.approx(-(math.log(0.75) + math.log(0.25)) / 2)
