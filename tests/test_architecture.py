@@ -98,7 +98,7 @@ def test_the_cycle_finder_sees_imports_inside_functions():
 # Layers, bottom to top: a module may import only from its own layer or below (docs/architecture.md).
 LAYERS = [
     {"overfit_core.errors", "overfit_core.preprocessing", "overfit_core.compat", "overfit_core.known_failures",
-     "overfit_core.verdicts", "overfit_core.progress"},
+     "overfit_core.verdicts", "overfit_core.progress", "overfit_core.stats"},
     {"overfit_core.config", "overfit_core.datasets", "overfit_core.datasets._common", "overfit_core.datasets.imdb",
      "overfit_core.datasets.fashion_mnist", "overfit_core.datasets.boston"},
     {"overfit_core.variants", "overfit_core.settings"},
