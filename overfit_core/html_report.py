@@ -48,6 +48,7 @@ h2{font-size:20px;margin:36px 0 8px;border-bottom:1px solid var(--line);padding-
 .banner.pass{border-color:var(--pass);background:var(--pass-bg);color:var(--pass)}
 .banner.fail{border-color:var(--fail);background:var(--fail-bg);color:var(--fail)}
 .banner.skip{border-color:var(--grey);background:var(--grey-bg);color:var(--grey)}
+.banner.changed{border-color:var(--amber);background:var(--amber-bg);color:var(--amber)}
 table{border-collapse:collapse;margin:8px 0;font-size:14px;width:100%}
 th,td{border-bottom:1px solid var(--line);padding:4px 9px;text-align:left;vertical-align:top}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
@@ -312,15 +313,20 @@ def render_html(records: Sequence[RunRecord], verdicts: Sequence[Verdict], *, ti
         versions = records[0].versions
         sub += f"; TensorFlow {versions.get('tensorflow', '?')}, Keras {versions.get('keras', '?')}"
     nav = " · ".join(f'<a href="#{_anchor(n, k)}">{_e(n)}</a>' for n, k in groups)
+    return page(title, sub, f"{_banner(verdicts, records)}{_checks_section(verdicts, where)}"
+                f'<h2>Experiments</h2><p class="note">Loss curves (training dashed, validation solid; one line per '
+                f'seed) and one row per run; gap = final validation - final training loss. '
+                f'Click a column header to sort.</p><p>{nav}</p>'
+                f"{''.join(sections)}{_environment_section(records, environment)}")
+
+
+def page(title: str, sub: str, body: str) -> str:
+    """The skeleton of every overfit-bench page (this report, `overfit-bench compare --html`): inline CSS and
+    table sorter, the escaped `title` and `sub` line, then `body` (HTML, escaped by the caller)."""
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_e(title)}</title>'
             f"<style>{CSS}</style></head><body><main><h1>{_e(title)}</h1><p class=\"sub\">{_e(sub)}</p>"
-            f"{_banner(verdicts, records)}{_checks_section(verdicts, where)}"
-            f'<h2>Experiments</h2><p class="note">Loss curves (training dashed, validation solid; one line per '
-            f'seed) and one row per run; gap = final validation - final training loss. '
-            f'Click a column header to sort.</p><p>{nav}</p>'
-            f"{''.join(sections)}{_environment_section(records, environment)}</main><script>{JS}</script>"
-            f"</body></html>\n")
+            f"{body}</main><script>{JS}</script></body></html>\n")
 
 
 def write_html(path: Path | str, records: Sequence[RunRecord], verdicts: Sequence[Verdict], **kwargs) -> Path:
