@@ -66,9 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fits-per-process", default="50", metavar="N",
                      help="when more than N models are to be trained, train them in a child process replaced "
                           "every N fits, which bounds memory (0: all in this process; default %(default)s)")
+    run.add_argument("--bundle", default=None, metavar="FILE.zip",
+                     help="also pack this run's records and environment into one bundle file (see export)")
     sub.add_parser("list", help="list variants, experiments, checks and datasets")
     _add_bench_gate(sub)
     _add_faults(sub)
+    _add_compare(sub)
     return p
 
 
@@ -149,6 +152,59 @@ def cmd_faults(args) -> int:
     return 1 if missed else 0
 
 
+def _add_compare(sub) -> None:
+    from .compare import DEFAULT_ALPHA, DEFAULT_CORRECTION, DEFAULT_MIN_EFFECT, DEFAULT_THROUGHPUT_TOLERANCE
+    from .stats import CORRECTIONS
+
+    c = sub.add_parser("compare", help="compare two runs' records seed-wise: metrics, check margins and effects",
+                       description="Compare two record sets (a run's --out folder, a record cache folder or a bundle "
+                                   "of `overfit-bench export`) by variant, dataset, data kind and tier: medians over "
+                                   "seeds, Mann-Whitney U per row with a multiple-comparison correction, and each "
+                                   "check's pass count, margin and effect (docs/compare.md). Prints Markdown. "
+                                   "Exit 0: same or changed, 1: regressed, 2: bad input.")
+    c.add_argument("base", help="the reference: run folder, record folder or bundle")
+    c.add_argument("head", help="the run to judge: run folder, record folder or bundle")
+    c.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="significance level (default %(default)s)")
+    c.add_argument("--correction", choices=tuple(CORRECTIONS), default=DEFAULT_CORRECTION,
+                   help="over all rows: holm (family-wise) or bh (false discovery rate; default %(default)s)")
+    c.add_argument("--min-effect", type=float, default=DEFAULT_MIN_EFFECT,
+                   help="a significant change smaller than this share of the base median counts as the same "
+                        "(default %(default)s)")
+    c.add_argument("--base-bench", default=None, help="pytest-benchmark JSON of the base (throughput rows)")
+    c.add_argument("--head-bench", default=None, help="pytest-benchmark JSON of the head")
+    c.add_argument("--throughput-tolerance", type=float, default=DEFAULT_THROUGHPUT_TOLERANCE,
+                   help="machine-normalised slowdown that counts as a regression (default %(default)s)")
+    c.add_argument("--json", default=None, metavar="FILE", help="also write the comparison as JSON")
+    c.add_argument("--html", default=None, metavar="FILE", help="also write it as a self-contained HTML page")
+    e = sub.add_parser("export", help="pack a run folder's records and environment into one bundle file",
+                       description="Write BUNDLE (.zip): the records of OUT_DIR (a run's --out folder or a record "
+                                   "folder), environment.json and a bundle.json manifest. compare reads it.")
+    e.add_argument("out_dir", help="the run's --out folder")
+    e.add_argument("bundle", help="the bundle file to write (.zip)")
+
+
+def cmd_compare(args) -> int:
+    from .bundle import load_record_set
+    from .compare import compare, render_markdown, write_outputs
+
+    base, head = load_record_set(args.base, "base"), load_record_set(args.head, "head")
+    result = compare(base, head, alpha=args.alpha, correction=args.correction, min_effect=args.min_effect,
+                     base_bench=args.base_bench, head_bench=args.head_bench,
+                     throughput_tolerance=args.throughput_tolerance)
+    print(render_markdown(result), end="")
+    for path in write_outputs(result, json_path=args.json, html_path=args.html):
+        print(f"wrote {path}", file=sys.stderr)
+    return result.exit_code
+
+
+def cmd_export(args) -> int:
+    from .bundle import export
+
+    path, found = export(args.out_dir, args.bundle)
+    print(f"wrote {path}: {len(found.records)} records of {found.path}")
+    return 0
+
+
 def cmd_run(args) -> int:
     from .cases import run_records, selection
     from .ci import publish
@@ -169,6 +225,10 @@ def cmd_run(args) -> int:
     config = dataclasses.replace(settings.config, deterministic=True) if args.deterministic else settings.config
     strategy = make_strategy(args.strategy)  # before any TF op: multi-worker and logical CPUs need that
     out = _out_dir(args.out)
+    if args.bundle:
+        from .bundle import bundle_path
+
+        bundle_path(args.bundle)  # a bad name fails now, not after training
     if args.strategy == "multiworker":
         out = _out_dir(str(worker_out_dir(out)))
     loaded = load_datasets(dict.fromkeys(s.dataset for s in specs.values()), settings.data_options(args.data))
@@ -193,6 +253,11 @@ def cmd_run(args) -> int:
         print(line)
     print(f"wrote {len(records)} records to {out / 'records'}, report {path} and {html.name}")
     publish(verdicts)  # GitHub Actions: annotations for failed checks and the job summary
+    if args.bundle:
+        from .bundle import write_bundle
+
+        keep = ("data", "datasets", "variants", "tier", "seeds", "deterministic", "strategy", "no_checks")
+        print(f"wrote {write_bundle(args.bundle, records, settings={k: getattr(args, k) for k in keep})}")
     print(clock.summary(records))
     return 1 if getattr(report, "unexpected", None) else 0
 
@@ -241,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"run": cmd_run, "list": cmd_list, "bench-gate": cmd_bench_gate,
-                "faults": cmd_faults}[args.command](args)
+                "faults": cmd_faults, "compare": cmd_compare, "export": cmd_export}[args.command](args)
     except OverfitBenchError as e:
         print(f"overfit-bench: error: {e}", file=sys.stderr)
         return 2
