@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list variants, experiments, checks and datasets")
     _add_bench_gate(sub)
     _add_faults(sub)
+    _add_repro(sub)
     _add_compare(sub)
     return p
 
@@ -205,6 +206,52 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _add_repro(sub) -> None:
+    r = sub.add_parser("repro", help="write one standalone plain-Keras script that reproduces a check (bug reports)",
+                       description="Write OUT/repro_<check>_<dataset>_seed<N>.py and, beside it, the arrays the suite "
+                                   "trains on (.npz): the variants the check binds on the dataset, built, seeded, "
+                                   "compiled and fitted as the suite does in plain Keras (the script imports numpy, "
+                                   "TensorFlow and Keras only), then the numbers the check reads and whether the "
+                                   "property holds; the script exits 0 if it holds, 1 if not. Ready to attach to a "
+                                   "TensorFlow or Keras bug report. Exit 0: written, 2: bad input.")
+    r.add_argument("--check", required=True, help="the check to reproduce; see `overfit-bench list`")
+    r.add_argument("--variants", default=None,
+                   help="comma-separated variants: only the check's bindings with one of them (baselines join)")
+    r.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}")
+    r.add_argument("--seed", default="0", help="the training seed (default %(default)s)")
+    r.add_argument("--tier", default="fast", help=f"one of {', '.join(TIERS)} (default %(default)s)")
+    r.add_argument("--data", choices=DATA_KINDS, default="synthetic", help="as for run (default %(default)s)")
+    r.add_argument("--data-dir", default=None, help="folder with the real dataset files (or OVERFIT_DATA_DIR)")
+    r.add_argument("--download", action="store_true", default=None,
+                   help="allow keras.datasets to download the real datasets (or OVERFIT_DOWNLOAD=1)")
+    r.add_argument("--out", required=True, help="folder for the script and its .npz")
+
+
+def cmd_repro(args) -> int:
+    import shlex
+
+    from .repro import write_repro
+    from .settings import Settings
+
+    try:
+        seed = positive_int("seed", int(args.seed), minimum=0)
+    except ValueError:
+        raise ConfigError(invalid("seed", args.seed, "one non-negative integer such as 0")) from None
+    settings = Settings.resolve(tier=args.tier, seeds=str(seed), data_dir=args.data_dir, download=args.download)
+    if args.data == "real" and not settings.real_available:
+        raise ConfigError(invalid("data_dir", args.data_dir, "a folder with the real datasets for --data real",
+                                  "Pass --data-dir DIR or --download (or set OVERFIT_DATA_DIR, or OVERFIT_DOWNLOAD=1)."))
+    command = shlex.join(["overfit-bench", "repro", "--check", args.check,
+                          *(["--variants", args.variants] if args.variants else []), "--dataset", args.dataset,
+                          "--seed", str(seed), "--tier", settings.tier, "--data", args.data,
+                          *(["--data-dir", args.data_dir] if args.data == "real" and args.data_dir else []),
+                          *(["--download"] if args.data == "real" and args.download else []), "--out", args.out])
+    script, npz = write_repro(args.check, args.dataset, seed, settings.tier, settings.data_options(args.data),
+                              args.out, variants=args.variants, command=command)
+    print(f"wrote {script} and {npz.name} beside it (attach both to the bug report); run: python {script}")
+    return 0
+
+
 def cmd_run(args) -> int:
     from .cases import run_records, selection
     from .ci import publish
@@ -305,7 +352,7 @@ def cmd_list(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "list": cmd_list, "bench-gate": cmd_bench_gate,
+        return {"run": cmd_run, "list": cmd_list, "bench-gate": cmd_bench_gate, "repro": cmd_repro,
                 "faults": cmd_faults, "compare": cmd_compare, "export": cmd_export}[args.command](args)
     except OverfitBenchError as e:
         print(f"overfit-bench: error: {e}", file=sys.stderr)
