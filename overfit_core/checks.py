@@ -10,8 +10,11 @@ seeds (docs/properties.md).
 """
 from __future__ import annotations
 
+import functools
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -22,25 +25,74 @@ from .records import RunRecord
 from .variants import VariantSpec, register_tag
 
 TAIL = 3  # "final" values are the mean of the last TAIL epochs: one epoch can sit in a trough
-# Gaps are averaged over more epochs: with 3, L2 on the real IMDB subset narrowed the gap on 19 of 20 seeds
-# at 40 epochs (its effect is a delay of overfitting, small early on); with 10, on all 20.
+# Gaps are the median over the last half of training (at least GAP_WINDOW epochs): a late dip of a few
+# epochs (an Adam collapse-and-recovery at the full tier) cannot flip them.
 GAP_WINDOW = 10
 
+# Fixed parts of the properties (definitions, not calibrated effect sizes).
 THRESHOLDS: Mapping[str, float] = MappingProxyType({
     "diverge_min_epoch_fraction": 0.34,  # the validation minimum lies in the first third of training
-    "diverge_rise_ratio": 1.5,  # final validation loss >= 1.5 x its minimum
-    "random_labels_train_accuracy": 0.95,
-    "random_labels_val_accuracy_margin": 0.08,  # |val accuracy - 0.5| <= this
+    "random_labels_val_accuracy_margin": 0.08,  # |val accuracy - chance| <= this
     "restored_loss_rtol": 1e-4,
-    "lr_rises_ratio": 1.0,  # too-high lr: more epoch-to-epoch rises than the sane lr (strictly)
     "sane_lr_early_drop_share": 0.5,  # the first fifth of epochs gives >= half the total drop
-    "learns_drop_ratio": 0.9,  # final training loss <= 0.9 x first-epoch training loss
-    # Penalised training loss > ratio x the baseline's, by penalty: 1 + half the smallest excess over 1 seen on
-    # calibration seeds 0-19 (real and synthetic IMDB, fast tier), rounded down to 0.05 (docs/properties.md).
-    "penalty_train_loss_ratio_l1": 1.4,  # smallest seen: 1.87
-    "penalty_train_loss_ratio_l2": 1.0,  # smallest seen: 1.01 (real, seed 0); next 1.11
     "regression_rtol": 1e-4,
 })
+
+CALIBRATION_FILE = Path(__file__).with_name("effect_thresholds.json")
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What a comparative check measures: its name, its passing side, and its value when the mechanism does nothing.
+
+    `scale` says how effect sizes compare: "log" for ratios (a fifth of the effect is a fifth of |log ratio|),
+    "linear" for differences.
+    """
+
+    name: str
+    direction: str  # ">": the effect must exceed its threshold; "<": stay below it
+    null: float
+    scale: str = "log"
+
+    def strength(self, value: float) -> float:
+        """How far `value` lies from no effect, towards the passing side (negative on the wrong side)."""
+        if self.scale == "log":
+            if not value > 0:
+                return -math.inf if self.direction == ">" else math.inf
+            d = math.log(value / self.null)
+        else:
+            d = value - self.null
+        return d if self.direction == ">" else -d
+
+    def value(self, strength: float) -> float:
+        """The effect value at `strength` (the inverse of `strength`)."""
+        d = strength if self.direction == ">" else -strength
+        return self.null * math.exp(d) if self.scale == "log" else self.null + d
+
+    def passes(self, value: float, threshold: float) -> bool:
+        return bool(value > threshold) if self.direction == ">" else bool(value < threshold)
+
+
+@functools.lru_cache(maxsize=1)
+def calibration() -> Mapping[str, Mapping]:
+    """The calibrated effect thresholds (`effect_thresholds.json`, written by tools/calibrate.py)."""
+    try:
+        return json.loads(CALIBRATION_FILE.read_text())["entries"]
+    except FileNotFoundError:
+        return {}
+
+
+def effect_threshold(check: str, label: str, kind: str) -> tuple[float, str]:
+    """(threshold, where it came from) for `check` on the variants `label` with `kind` data.
+
+    A calibrated binding has its own; another binding of the same check (a user's variant) gets the loosest
+    calibrated threshold of that check and data kind; an uncalibrated check the sign of its effect.
+    """
+    table = calibration()
+    for key, source in ((f"{check}|{label}|{kind}", "calibrated"), (f"{check}|*|{kind}", "calibrated (loosest)")):
+        if key in table:
+            return float(table[key]["threshold"]), source
+    return CHECKS[check].effect.null, "sign only (not calibrated)"
 
 
 @dataclass(frozen=True)
@@ -55,6 +107,10 @@ class CheckResult:
     runs: tuple[str, ...] = ()
     skipped: bool = False  # a run diverged: the property cannot be judged
     margin: float = math.nan  # relative slack to the threshold: > 0 passes with room, < 0 fails
+    effect: float = math.nan  # the check's effect size (`Check.effect`), nan for exact checks
+    effect_threshold: float = math.nan
+    label: str = ""  # the variants, as `Binding.label`
+    data_kind: str = ""
 
     def __str__(self) -> str:
         state = "SKIP" if self.skipped else ("PASS" if self.passed else "FAIL")
@@ -69,14 +125,24 @@ def _key(r: RunRecord) -> str:
     return r.spec.unregularised_metric
 
 
-def gap(r: RunRecord) -> float:
-    """Final (validation - training) gap of the un-regularised loss, averaged over the last GAP_WINDOW epochs."""
-    return tail(r.curve(f"val_{_key(r)}"), GAP_WINDOW) - tail(r.curve(_key(r)), GAP_WINDOW)
+def train_curve(r: RunRecord) -> tuple[float, ...]:
+    """The un-regularised training loss at each epoch's end in inference mode, on a fixed training slice
+    (`training.TRAIN_EVAL`); records without that probe (distributed fits) fall back to Keras' running mean."""
+    return r.history.get(f"train_eval_{_key(r)}") or r.curve(_key(r))
 
 
-def rise(r: RunRecord) -> float:
-    """Final validation loss minus its minimum."""
-    val = r.curve(f"val_{_key(r)}")
+def gap(r: RunRecord, epochs: int | None = None) -> float:
+    """Median (validation - training) gap of the un-regularised loss over the last half of the first `epochs`
+    epochs (all by default; at least GAP_WINDOW epochs)."""
+    val, train = r.curve(f"val_{_key(r)}")[:epochs], train_curve(r)[:epochs]
+    n = min(len(val), len(train))
+    window = min(n, max(GAP_WINDOW, n // 2))
+    return float(np.median(np.subtract(val[n - window:n], train[n - window:n])))
+
+
+def rise(r: RunRecord, epochs: int | None = None) -> float:
+    """Final validation loss minus its minimum (over the first `epochs` epochs)."""
+    val = r.curve(f"val_{_key(r)}")[:epochs]
     return tail(val) - min(val)
 
 
@@ -94,15 +160,42 @@ def slack(low: float, high: float) -> float:
     return (high - low) / max(abs(high), abs(low), 1e-12)
 
 
+def ratio(a: float, b: float) -> float:
+    """a / b for a positive b; nan otherwise (the ratio says nothing then)."""
+    return a / b if b > 0 else math.nan
+
+
 def _result(check: str, passed: bool, measured: Mapping[str, float], threshold: str, runs: Iterable[RunRecord],
-            detail: str, margin: float) -> CheckResult:
+            detail: str, margin: float, effect: float = math.nan, effect_threshold: float = math.nan) -> CheckResult:
     runs = tuple(runs)
     who = "; ".join(_name(r) for r in runs)
     nums = ", ".join(f"{k}={v:.4g}" for k, v in measured.items())
     verdict = "holds" if passed else "does not hold"
     return CheckResult(check, bool(passed), MappingProxyType(dict(measured)), threshold,
                        f"{detail} {verdict} for {who}: {nums} (threshold: {threshold}; margin {margin:.3g})",
-                       tuple(r.run_id for r in runs), margin=float(margin))
+                       tuple(r.run_id for r in runs), margin=float(margin), effect=float(effect),
+                       effect_threshold=float(effect_threshold), label="-".join(dict.fromkeys(r.variant for r in runs)),
+                       data_kind=runs[0].data_kind if runs else "")
+
+
+def judged(check: str, value: float, runs: Sequence[RunRecord], detail: str, measured: Mapping[str, float],
+           conditions: Sequence[tuple[bool, float, str]] = ()) -> CheckResult:
+    """A comparative check's result: its effect `value` against the calibrated threshold, and side `conditions`
+    (holds, margin, description) that must hold too. The margin is the effect's room to its threshold as a share
+    of the threshold's strength (0.5: the effect is 1.5x as strong as required), or a condition's if smaller."""
+    effect = CHECKS[check].effect
+    label = "-".join(dict.fromkeys(r.variant for r in runs))
+    thr, source = effect_threshold(check, label, runs[0].data_kind)
+    s_thr = effect.strength(thr)
+    s_val = effect.strength(value) if not math.isnan(value) else -math.inf
+    margin = (s_val - s_thr) / s_thr if s_thr > 0 else slack(s_thr, s_val)
+    ok = not math.isnan(value) and effect.passes(value, thr)
+    for holds, m, _ in conditions:
+        ok = ok and holds
+        margin = min(margin, m)
+    text = f"{effect.name} {effect.direction} {thr:.4g} ({source})"
+    text = "; ".join([text, *(c for _, _, c in conditions)])
+    return _result(check, ok, {**measured, effect.name: value}, text, runs, detail, margin, value, thr)
 
 
 # --- registry and binding ---------------------------------------------------------------------
@@ -115,6 +208,7 @@ class Check:
     name: str
     fn: Callable[..., CheckResult]
     bind: Binder = field(repr=False)
+    effect: Effect | None = None  # None: an exact check (equality within a tolerance), not an effect size
 
     @property
     def description(self) -> str:
@@ -125,11 +219,13 @@ _CHECKS: dict[str, Check] = {}
 CHECKS: Mapping[str, Check] = MappingProxyType(_CHECKS)  # name -> Check, in registration order
 
 
-def check(name: str | None = None, *, binds: Binder, tags: Mapping[str, str] | None = None) -> Callable:
+def check(name: str | None = None, *, binds: Binder, tags: Mapping[str, str] | None = None,
+          effect: Effect | None = None) -> Callable:
     """Register a check function `fn(**records by role) -> CheckResult`; returns `fn` unchanged.
 
     `binds(specs)` lists the role -> variant name dicts it applies to (see `each`, `vs_baseline`,
-    `pair`); `tags` declares the variant tags it reads, with what each binds (they join `variants.TAGS`).
+    `pair`); `tags` declares the variant tags it reads, with what each binds (they join `variants.TAGS`);
+    `effect` names the effect size a comparative check judges with `judged`.
     """
     def register(fn: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
         key = name or fn.__name__.removeprefix("check_")
@@ -139,7 +235,7 @@ def check(name: str | None = None, *, binds: Binder, tags: Mapping[str, str] | N
                               " Choose another name.")
         for tag, meaning in (tags or {}).items():
             register_tag(tag, meaning)
-        _CHECKS[key] = Check(key, fn, binds)
+        _CHECKS[key] = Check(key, fn, binds, effect)
         return fn
 
     return register
@@ -174,6 +270,11 @@ def pair(**preds: Callable[[VariantSpec], bool]) -> Binder:
 
 def _plain(s: VariantSpec) -> bool:
     return not (s.shuffle_labels or s.early_stopping_patience is not None)
+
+
+def _healthy(s: VariantSpec) -> bool:
+    """Trained on true labels at a sane learning rate: it should learn, and generalise."""
+    return not s.shuffle_labels and "lr_too_high" not in s.tags
 
 
 # A user's builder cannot set model fields (dropout, regularizer, batchnorm): a tag of the same name stands in.
@@ -213,156 +314,180 @@ def _optimizer_pair(specs: Mapping[str, VariantSpec]) -> list[dict[str, str]]:
             and specs[s.baseline].optimizer == "adam" and not specs[s.baseline].dropout]
 
 
+def _constant(r: RunRecord, key: str) -> float:
+    """The constant predictor's `key` (`training.constant_predictor`), nan for records made before it existed."""
+    return float(r.evaluation.get(key, math.nan))
+
+
 # --- the checks -------------------------------------------------------------------------------
 
 @check(binds=each(lambda s: "overparameterised" in s.tags and _plain(s)),
-       tags={"overparameterised": "val_loss_diverges; with a baseline: bigger_overfits_more"})
+       tags={"overparameterised": "val_loss_diverges; with a baseline: bigger_overfits_more"},
+       effect=Effect("rise_ratio", ">", 1.0))
 def check_val_loss_diverges(run: RunRecord) -> CheckResult:
+    """Validation loss rises after an early minimum while training loss keeps falling."""
     val, train = run.curve(f"val_{_key(run)}"), run.curve(_key(run))
     best = int(np.argmin(val))
-    t = THRESHOLDS
+    frac = THRESHOLDS["diverge_min_epoch_fraction"]
     m = {"min_val_loss": min(val), "min_epoch": best + 1, "epochs": len(val), "final_val_loss": tail(val),
          "train_loss_at_min": train[best], "final_train_loss": tail(train)}
-    ok = (best + 1 <= t["diverge_min_epoch_fraction"] * len(val)
-          and m["final_val_loss"] >= t["diverge_rise_ratio"] * m["min_val_loss"]
-          and m["final_train_loss"] < m["train_loss_at_min"])
-    thr = (f"min_epoch <= {t['diverge_min_epoch_fraction']} x epochs, final_val_loss >= "
-           f"{t['diverge_rise_ratio']} x min_val_loss, final_train_loss < train_loss_at_min")
-    margin = min(slack(best + 1, t["diverge_min_epoch_fraction"] * len(val) + 1e-9),
-                 slack(t["diverge_rise_ratio"] * m["min_val_loss"], m["final_val_loss"]),
-                 slack(m["final_train_loss"], m["train_loss_at_min"]))
-    return _result("val_loss_diverges", ok, m, thr, [run], "validation loss rises after an early minimum", margin)
+    return judged("val_loss_diverges", ratio(m["final_val_loss"], m["min_val_loss"]), [run],
+                  "validation loss rises after an early minimum", m, [
+                      (best + 1 <= frac * len(val), slack(best + 1, frac * len(val) + 1e-9),
+                       f"min_epoch <= {frac} x epochs"),
+                      (m["final_train_loss"] < m["train_loss_at_min"], slack(m["final_train_loss"],
+                                                                            m["train_loss_at_min"]),
+                       "final_train_loss < train_loss_at_min")])
 
 
-@check(binds=vs_baseline(lambda s: "overparameterised" in s.tags and _plain(s)))
+@check(binds=vs_baseline(lambda s: "overparameterised" in s.tags and _plain(s)),
+       effect=Effect("gap_ratio", ">", 1.0))
 def check_bigger_overfits_more(run: RunRecord, baseline: RunRecord) -> CheckResult:
-    m = {"rise": rise(run), "baseline_rise": rise(baseline), "gap": gap(run), "baseline_gap": gap(baseline)}
-    ok = m["rise"] > m["baseline_rise"] and m["gap"] > m["baseline_gap"]
-    return _result("bigger_overfits_more", ok, m, "rise > baseline_rise and gap > baseline_gap", [run, baseline],
-                   "the bigger model overfits more",
-                   min(slack(m["baseline_rise"], m["rise"]), slack(m["baseline_gap"], m["gap"])))
+    """Over the same epochs, the bigger model's train/validation gap is wider and its validation loss rises more."""
+    epochs = min(len(run.curve("val_loss")), len(baseline.curve("val_loss")))  # equal training lengths
+    m = {"epochs_compared": epochs, "gap": gap(run, epochs), "baseline_gap": gap(baseline, epochs),
+         "rise": rise(run, epochs), "baseline_rise": rise(baseline, epochs)}
+    return judged("bigger_overfits_more", ratio(m["gap"], m["baseline_gap"]), [run, baseline],
+                  "the bigger model overfits more", m,
+                  [(m["rise"] > m["baseline_rise"], slack(m["baseline_rise"], m["rise"]), "rise > baseline_rise")])
+
+
+def _narrows_gap(name: str, detail: str, run: RunRecord, baseline: RunRecord) -> CheckResult:
+    m = {"gap": gap(run), "baseline_gap": gap(baseline)}
+    return judged(name, ratio(m["gap"], m["baseline_gap"]), [run, baseline], detail, m,
+                  [(m["baseline_gap"] > 0, slack(0.0, m["baseline_gap"]), "baseline_gap > 0")])
 
 
 @check(binds=vs_baseline(lambda s: s.dropout > 0 or "dropout" in s.tags),
-       tags={"dropout": "with a baseline: dropout_narrows_gap"})
+       tags={"dropout": "with a baseline: dropout_narrows_gap"}, effect=Effect("gap_ratio", "<", 1.0))
 def check_dropout_narrows_gap(run: RunRecord, baseline: RunRecord) -> CheckResult:
-    m = {"gap": gap(run), "baseline_gap": gap(baseline)}
-    return _result("dropout_narrows_gap", m["gap"] < m["baseline_gap"], m, "gap < baseline_gap", [run, baseline],
-                   "dropout narrows the train/validation gap", slack(m["gap"], m["baseline_gap"]))
+    """Dropout narrows the train/validation gap (training loss in inference mode)."""
+    return _narrows_gap("dropout_narrows_gap", "dropout narrows the train/validation gap", run, baseline)
 
 
 def _norm_check(name: str, norm: str, run: RunRecord, baseline: RunRecord) -> CheckResult:
     m = {norm: sum(getattr(k, norm) for k in hidden_kernels(run)),
          f"baseline_{norm}": sum(getattr(k, norm) for k in hidden_kernels(baseline))}
-    return _result(name, m[norm] < m[f"baseline_{norm}"], m, f"{norm} < baseline_{norm} (hidden kernels)",
-                   [run, baseline], f"the {norm.upper()} penalty shrinks the weights",
-                   slack(m[norm], m[f"baseline_{norm}"]))
+    return judged(name, ratio(m[norm], m[f"baseline_{norm}"]), [run, baseline],
+                  f"the {norm.upper()} penalty shrinks the hidden kernels' {norm.upper()} norm", m)
 
 
 @check(binds=vs_baseline(_penalty("l1")),
        tags={"l1": "with a baseline: l1_shrinks_weights, regularisation_narrows_gap, penalty_raises_train_loss; "
-                   "with an l2 variant: l1_sparser_than_l2"})
+                   "with an l2 variant: l1_sparser_than_l2"}, effect=Effect("norm_ratio", "<", 1.0))
 def check_l1_shrinks_weights(run: RunRecord, baseline: RunRecord) -> CheckResult:
+    """The L1 penalty shrinks the hidden kernels' L1 norm."""
     return _norm_check("l1_shrinks_weights", "l1", run, baseline)
 
 
 @check(binds=vs_baseline(_penalty("l2")),
-       tags={"l2": "with a baseline: l2_shrinks_weights, regularisation_narrows_gap, penalty_raises_train_loss"})
+       tags={"l2": "with a baseline: l2_shrinks_weights, regularisation_narrows_gap, penalty_raises_train_loss"},
+       effect=Effect("norm_ratio", "<", 1.0))
 def check_l2_shrinks_weights(run: RunRecord, baseline: RunRecord) -> CheckResult:
+    """The L2 penalty shrinks the hidden kernels' L2 norm."""
     return _norm_check("l2_shrinks_weights", "l2", run, baseline)
 
 
-@check(binds=vs_baseline(_any_penalty))
+@check(binds=vs_baseline(_any_penalty), effect=Effect("gap_ratio", "<", 1.0))
 def check_regularisation_narrows_gap(run: RunRecord, baseline: RunRecord) -> CheckResult:
-    m = {"gap": gap(run), "baseline_gap": gap(baseline)}
-    return _result("regularisation_narrows_gap", m["gap"] < m["baseline_gap"], m,
-                   "gap < baseline_gap (un-regularised loss)", [run, baseline],
-                   "the weight penalty narrows the train/validation gap", slack(m["gap"], m["baseline_gap"]))
+    """A weight penalty narrows the train/validation gap of the un-regularised loss."""
+    return _narrows_gap("regularisation_narrows_gap", "the weight penalty narrows the train/validation gap",
+                        run, baseline)
 
 
-@check(binds=pair(l1=_penalty("l1"), l2=_penalty("l2")))
+@check(binds=pair(l1=_penalty("l1"), l2=_penalty("l2")), effect=Effect("near_zero_share_difference", ">", 0.0,
+                                                                        "linear"))
 def check_l1_sparser_than_l2(l1: RunRecord, l2: RunRecord) -> CheckResult:
+    """L1 leaves a larger share of near-zero hidden weights (|w| < 1e-3) than L2."""
     def frac(r):
         ks = hidden_kernels(r)
         return sum(k.near_zero_fraction * k.size for k in ks) / sum(k.size for k in ks)
 
     m = {"l1_near_zero": frac(l1), "l2_near_zero": frac(l2)}
-    return _result("l1_sparser_than_l2", m["l1_near_zero"] > m["l2_near_zero"], m,
-                   "share of |w| < 1e-3: L1 > L2", [l1, l2], "L1 gives sparser weights than L2",
-                   slack(m["l2_near_zero"], m["l1_near_zero"]))
+    return judged("l1_sparser_than_l2", m["l1_near_zero"] - m["l2_near_zero"], [l1, l2],
+                  "L1 gives sparser weights than L2", m)
 
 
 @check(binds=vs_baseline(lambda s: _batchnorm(s) and not _scaled_init(s)),
-       tags={"batchnorm": "with a baseline: batchnorm_speeds_convergence (not together with init_scale)"})
+       tags={"batchnorm": "with a baseline: batchnorm_speeds_convergence (not together with init_scale)"},
+       effect=Effect("train_loss_ratio", "<", 1.0))
 def check_batchnorm_speeds_convergence(run: RunRecord, baseline: RunRecord) -> CheckResult:
+    """BatchNormalization reaches a lower training loss in the same epochs."""
     m = {"train_loss": tail(run.curve(_key(run))), "baseline_train_loss": tail(baseline.curve(_key(baseline)))}
-    return _result("batchnorm_speeds_convergence", m["train_loss"] < m["baseline_train_loss"], m,
-                   "train_loss < baseline_train_loss after the same epochs", [run, baseline],
-                   "BatchNormalization reaches a lower training loss", slack(m["train_loss"], m["baseline_train_loss"]))
+    return judged("batchnorm_speeds_convergence", ratio(m["train_loss"], m["baseline_train_loss"]), [run, baseline],
+                  "BatchNormalization reaches a lower training loss", m)
 
 
 @check(binds=_batchnorm_and_init_scale,
        tags={"init_scale": "a scaled-up initialisation; keeps batchnorm_speeds_convergence off; with batchnorm and a "
-                           "baseline: batchnorm_tames_init_scale"})
+                           "baseline: batchnorm_tames_init_scale"}, effect=Effect("shift_ratio", "<", 1.0))
 def check_batchnorm_tames_init_scale(bn: RunRecord, bn_scaled: RunRecord, plain: RunRecord,
                                      plain_scaled: RunRecord) -> CheckResult:
-    def shift(a, b):  # how far a x10 initial weight scale moves the final validation loss
+    """A x10 initial weight scale moves the final validation loss less with BatchNormalization than without."""
+    def shift(a, b):
         return abs(tail(b.curve(f"val_{_key(b)}")) - tail(a.curve(f"val_{_key(a)}")))
 
     m = {"bn_shift": shift(bn, bn_scaled), "plain_shift": shift(plain, plain_scaled)}
-    return _result("batchnorm_tames_init_scale", m["bn_shift"] < m["plain_shift"], m,
-                   "|val loss(init x10) - val loss(init x1)|: BN < no BN", [bn, bn_scaled, plain, plain_scaled],
-                   "BatchNormalization makes training less sensitive to the initial weight scale",
-                   slack(m["bn_shift"], m["plain_shift"]))
+    return judged("batchnorm_tames_init_scale", ratio(m["bn_shift"], m["plain_shift"]),
+                  [bn, bn_scaled, plain, plain_scaled],
+                  "BatchNormalization makes training less sensitive to the initial weight scale", m)
 
 
-@check(binds=_optimizer_pair)
+@check(binds=_optimizer_pair, effect=Effect("min_accuracy_over_chance", ">", 0.0, "linear"))
 def check_optimizers_both_learn(rmsprop: RunRecord, adam: RunRecord) -> CheckResult:
-    """RMSprop vs Adam: measured over 20 seeds, neither wins consistently; both must learn and beat chance."""
-    m = {"rmsprop_val_accuracy": tail(rmsprop.curve("val_accuracy")), "adam_val_accuracy": tail(adam.curve("val_accuracy"))}
-    ok = min(m.values()) > 0.5
-    return _result("optimizers_both_learn", ok, m, "val accuracy > 0.5 for both (chance is 0.1)", [rmsprop, adam],
-                   "RMSprop and Adam both train model_fn well past chance", slack(0.5, min(m.values())))
+    """RMSprop vs Adam: measured over 20 seeds, neither wins consistently; both must beat chance by a margin."""
+    chance = _constant(adam, "chance_val_accuracy")
+    m = {"rmsprop_val_accuracy": tail(rmsprop.curve("val_accuracy")), "adam_val_accuracy": tail(adam.curve("val_accuracy")),
+         "chance_val_accuracy": chance}
+    return judged("optimizers_both_learn", min(m["rmsprop_val_accuracy"], m["adam_val_accuracy"]) - chance,
+                  [rmsprop, adam], "RMSprop and Adam both train model_fn well past chance", m)
+
+
+def _live(r: RunRecord) -> tuple[bool, float, str]:
+    """A side condition: `r` beats the constant predictor on validation as `beats_constant_predictor` requires."""
+    value = ratio(tail(r.curve("val_loss")), _constant(r, "constant_val_loss"))
+    thr, _ = effect_threshold("beats_constant_predictor", r.variant, r.data_kind)
+    return (bool(value < thr), slack(value, thr), f"{r.variant} live: val_loss < {thr:.3g} x the constant predictor's")
 
 
 @check(binds=vs_baseline(lambda s: "lr_too_high" in s.tags),
-       tags={"lr_too_high": "with a baseline: lr_too_high_is_jittery; keeps learns off"})
+       tags={"lr_too_high": "with a baseline: lr_too_high_is_jittery; keeps learns and the generalisation checks off"},
+       effect=Effect("extra_rises", ">", 0.0, "linear"))
 def check_lr_too_high_is_jittery(run: RunRecord, baseline: RunRecord) -> CheckResult:
+    """A far too high learning rate gives more epoch-to-epoch rises of validation loss than a sane, live one."""
     def rises(r):
         return int(np.sum(np.diff(r.curve("val_loss")) > 0))
 
     sane = np.asarray(baseline.curve("val_loss"))
     fifth = max(1, len(sane) // 5)
     total_drop = sane[0] - sane.min()
-    t = THRESHOLDS
+    share = THRESHOLDS["sane_lr_early_drop_share"]
     m = {"rises": rises(run), "baseline_rises": rises(baseline),
          "sane_early_drop_share": float((sane[0] - sane[fifth]) / total_drop) if total_drop > 0 else 0.0}
-    ok = m["rises"] > t["lr_rises_ratio"] * m["baseline_rises"] and m["sane_early_drop_share"] >= t[
-        "sane_lr_early_drop_share"]
-    thr = (f"rises > {t['lr_rises_ratio']} x baseline_rises, sane curve drops >= "
-           f"{t['sane_lr_early_drop_share']} of its total in the first fifth of epochs")
-    margin = min(slack(t["lr_rises_ratio"] * m["baseline_rises"] + 0.5, m["rises"]),
-                 slack(t["sane_lr_early_drop_share"], m["sane_early_drop_share"] + 1e-9))
-    return _result("lr_too_high_is_jittery", ok, m, thr, [run, baseline],
-                   "a far too high learning rate gives a jittery validation curve", margin)
+    return judged("lr_too_high_is_jittery", m["rises"] - m["baseline_rises"], [run, baseline],
+                  "a far too high learning rate gives a jittery validation curve", m, [
+                      (m["sane_early_drop_share"] >= share, slack(share, m["sane_early_drop_share"] + 1e-9),
+                       f"sane curve drops >= {share} of its total in the first fifth of epochs"),
+                      _live(baseline)])
 
 
-@check(binds=each(lambda s: s.shuffle_labels))
+@check(binds=each(lambda s: s.shuffle_labels), effect=Effect("final_train_accuracy", ">", 0.5, "linear"))
 def check_memorises_random_labels(run: RunRecord) -> CheckResult:
-    t = THRESHOLDS
-    m = {"train_accuracy": max(run.curve("accuracy")), "val_accuracy": tail(run.curve("val_accuracy"))}
-    ok = (m["train_accuracy"] >= t["random_labels_train_accuracy"]
-          and abs(m["val_accuracy"] - 0.5) <= t["random_labels_val_accuracy_margin"])
-    return _result("memorises_random_labels", ok, m,
-                   f"train_accuracy >= {t['random_labels_train_accuracy']}, |val_accuracy - 0.5| <= "
-                   f"{t['random_labels_val_accuracy_margin']}", [run],
-                   "the over-parameterised model memorises shuffled labels",
-                   min(slack(t["random_labels_train_accuracy"], m["train_accuracy"] + 1e-9),
-                       slack(abs(m["val_accuracy"] - 0.5), t["random_labels_val_accuracy_margin"])))
+    """The over-parameterised model memorises shuffled labels (training accuracy, inference mode, final epochs)
+    while staying at chance on validation."""
+    acc = run.history.get("train_eval_accuracy") or run.curve("accuracy")
+    chance = _constant(run, "chance_val_accuracy")
+    band = THRESHOLDS["random_labels_val_accuracy_margin"]
+    m = {"train_accuracy": tail(acc), "val_accuracy": tail(run.curve("val_accuracy")), "chance_val_accuracy": chance}
+    off = abs(m["val_accuracy"] - chance)
+    return judged("memorises_random_labels", m["train_accuracy"], [run],
+                  "the over-parameterised model memorises shuffled labels", m,
+                  [(off <= band, (band - off) / band, f"|val_accuracy - chance| <= {band}")])
 
 
 @check(binds=each(lambda s: s.early_stopping_patience is not None))
 def check_early_stopping_matches_min(run: RunRecord) -> CheckResult:
+    """EarlyStopping stops `patience` epochs after the minimum and restores the best weights."""
     val = run.curve("val_loss")
     best = int(np.argmin(val))
     patience = run.spec.early_stopping_patience
@@ -389,6 +514,7 @@ def regression_reference(predictions: Sequence[float], targets: Sequence[float])
 
 @check(binds=each(lambda s: s.task == "regression"))
 def check_regression_metrics(run: RunRecord) -> CheckResult:
+    """RMSE, MAE and MAPE agree with numpy."""
     ref = regression_reference(run.predictions, run.targets)
     m = {**{k: run.evaluation[k] for k in ref}, **{f"numpy_{k}": v for k, v in ref.items()}}
     rtol = THRESHOLDS["regression_rtol"]
@@ -398,26 +524,38 @@ def check_regression_metrics(run: RunRecord) -> CheckResult:
                    "RMSE, MAE and MAPE agree with numpy", 1 - worst / rtol)
 
 
-@check(binds=each(lambda s: not s.shuffle_labels and "lr_too_high" not in s.tags))
+@check(binds=each(_healthy), effect=Effect("train_loss_ratio", "<", 1.0))
 def check_learns(run: RunRecord) -> CheckResult:
-    train = run.curve(_key(run))
-    m = {"first_train_loss": train[0], "final_train_loss": tail(train)}
-    ratio = THRESHOLDS["learns_drop_ratio"]
-    return _result("learns", m["final_train_loss"] <= ratio * m["first_train_loss"], m,
-                   f"final_train_loss <= {ratio} x first_train_loss", [run], "training reduces the training loss",
-                   slack(m["final_train_loss"], ratio * m["first_train_loss"] + 1e-12))
+    """The final training loss is well below the constant predictor's (the training mean, or the class frequencies)."""
+    m = {"final_train_loss": tail(run.curve(_key(run))), "constant_train_loss": _constant(run, "constant_train_loss")}
+    return judged("learns", ratio(m["final_train_loss"], m["constant_train_loss"]), [run],
+                  "training beats the constant predictor's training loss", m)
 
 
-@check(binds=vs_baseline(_any_penalty))
+@check(binds=vs_baseline(_any_penalty), effect=Effect("train_loss_ratio", ">", 1.0))
 def check_penalty_raises_train_loss(run: RunRecord, baseline: RunRecord) -> CheckResult:
     """A weight penalty raises the un-regularised training loss above its baseline's: the price of the narrower gap."""
     m = {"train_loss": tail(run.curve(_key(run)), GAP_WINDOW),
          "baseline_train_loss": tail(baseline.curve(_key(baseline)), GAP_WINDOW)}
-    m["ratio"] = m["train_loss"] / max(m["baseline_train_loss"], 1e-12)
-    ratio = THRESHOLDS[f"penalty_train_loss_ratio_{'l1' if _penalty('l1')(run.spec) else 'l2'}"]
-    return _result("penalty_raises_train_loss", m["ratio"] > ratio, m,
-                   f"train_loss > {ratio} x baseline_train_loss (un-regularised, last {GAP_WINDOW} epochs)",
-                   [run, baseline], "the weight penalty costs training loss", slack(ratio, m["ratio"]))
+    return judged("penalty_raises_train_loss", ratio(m["train_loss"], m["baseline_train_loss"]), [run, baseline],
+                  "the weight penalty costs training loss", m)
+
+
+@check(binds=each(lambda s: _healthy(s) and s.task != "regression"),
+       effect=Effect("val_accuracy_over_chance", ">", 0.0, "linear"))
+def check_beats_chance(run: RunRecord) -> CheckResult:
+    """A healthy classifier's final validation accuracy beats the majority class's by a margin."""
+    m = {"val_accuracy": tail(run.curve("val_accuracy")), "chance_val_accuracy": _constant(run, "chance_val_accuracy")}
+    return judged("beats_chance", m["val_accuracy"] - m["chance_val_accuracy"], [run],
+                  "the model generalises beyond chance", m)
+
+
+@check(binds=each(lambda s: _healthy(s) and s.task == "regression"), effect=Effect("val_loss_ratio", "<", 1.0))
+def check_beats_constant_predictor(run: RunRecord) -> CheckResult:
+    """A healthy regression model's final validation loss is well below the training mean's."""
+    m = {"val_loss": tail(run.curve("val_loss")), "constant_val_loss": _constant(run, "constant_val_loss")}
+    return judged("beats_constant_predictor", ratio(m["val_loss"], m["constant_val_loss"]), [run],
+                  "the model beats the constant (training-mean) predictor on validation", m)
 
 
 def get_check(name: str) -> Check:

@@ -1,0 +1,155 @@
+"""Derive every comparative check's effect threshold from calibration seeds, then verify it on held-out seeds.
+
+    python tools/calibrate.py RECORD_DIR [RECORD_DIR ...] --write        # thresholds -> overfit_core/effect_thresholds.json
+    python tools/calibrate.py RECORD_DIR [...] --doc docs/effects.md     # the published tables
+
+RECORD_DIRs hold run records (`overfit-bench run --out DIR` writes DIR/records). Thresholds are chosen on the
+calibration seeds only (default 0-19) and never look at the held-out seeds (default 100-119).
+
+The rule, per check, binding (its variants) and data kind, in effect-size units (`checks.Effect.strength`: |log
+ratio| for ratios, the difference for differences, positive on the passing side):
+    s_min, s_med = the weakest and the median calibration effect
+    threshold = sqrt(s_min * s_med / 5)   when s_min > s_med / 5: every calibration seed passes, and an effect
+                                          shrunk to a fifth of its median fails (the geometric middle of the two)
+                s_min / 2                  otherwise (the spread is too wide for both; a fifth is not caught per seed)
+A check whose effect is on the wrong side on some calibration seed gets no threshold: it is reported, not bent.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from overfit_core import checks  # noqa: E402
+from overfit_core.config import parse_seeds  # noqa: E402
+from overfit_core.records import RunRecord, atomic_write  # noqa: E402
+from overfit_core.variants import builtin_variants  # noqa: E402
+
+
+def load(dirs) -> dict[tuple[str, str, int], dict[str, RunRecord]]:
+    """(data kind, tier, seed) -> variant -> record."""
+    out: dict = defaultdict(dict)
+    for d in dirs:
+        d = Path(d)
+        for f in sorted((d / "records" if (d / "records").is_dir() else d).glob("*.json")):
+            r = RunRecord.from_json(f.read_text())
+            out[(r.data_kind, r.config.tier, r.seed)][r.variant] = r
+    return out
+
+
+def results(records, seeds) -> dict[tuple[str, str, str, str], list]:
+    """(check, label, kind, tier) -> [CheckResult per seed]."""
+    specs = {s.name: s for s in builtin_variants()}
+    out = defaultdict(list)
+    for (kind, tier, seed), recs in sorted(records.items()):
+        if seed not in seeds:
+            continue
+        for b in checks.bindings(specs):
+            if all(v in recs for v in b.variants):
+                r = checks.evaluate(b, recs)
+                out[(b.check.name, b.label, kind, tier)].append(r)
+    return out
+
+
+def derive(cal) -> dict[str, dict]:
+    entries = {}
+    loosest: dict = {}
+    for (name, label, kind, tier), rs in sorted(cal.items()):
+        effect = checks.CHECKS[name].effect
+        if effect is None:
+            continue
+        judged = [r for r in rs if not r.skipped]
+        values = [r.effect for r in judged]
+        s = sorted(effect.strength(v) for v in values)
+        s_min, s_med = s[0], statistics.median(s)
+        if s_min <= 0:
+            rule, t = "none: the effect is on the wrong side on some calibration seed", None
+        elif s_min > s_med / 5:
+            rule, t = "sqrt(s_min * s_med / 5)", math.sqrt(s_min * s_med / 5)
+        else:
+            rule, t = "s_min / 2 (too wide to catch a fifth per seed)", s_min / 2
+        entry = {"check": name, "label": label, "kind": kind, "tier": tier, "effect": effect.name,
+                 "direction": effect.direction, "null": effect.null, "scale": effect.scale, "rule": rule,
+                 "n": len(values), "skipped": len(rs) - len(judged),
+                 "values": {"min": min(values), "median": statistics.median(values), "max": max(values)},
+                 "strength": {"min": s_min, "median": s_med},
+                 "fifth_of_median": effect.value(s_med / 5)}
+        if t is not None:
+            entry["threshold"] = float(f"{effect.value(t):.4g}")
+            key = f"{name}|*|{kind}"
+            if key not in loosest or t < loosest[key][0]:
+                loosest[key] = (t, {**entry, "label": "*"})
+        entries[f"{name}|{label}|{kind}"] = entry
+    for key, (_, entry) in loosest.items():
+        entries[key] = entry
+    return entries
+
+
+def verify(records, seeds) -> dict[tuple, dict]:
+    """Pass rates and the thinnest margin of every binding on `seeds`, with the thresholds now in force."""
+    checks.calibration.cache_clear()
+    out = {}
+    for key, rs in results(records, seeds).items():
+        judged = [r for r in rs if not r.skipped]
+        out[key] = {"passed": sum(r.passed for r in judged), "n": len(judged),
+                    "min_margin": min((r.margin for r in judged), default=math.nan),
+                    "median_effect": statistics.median([r.effect for r in judged]) if judged else math.nan,
+                    "failed_seeds": [r.runs[0].split("-seed")[1].split("-")[0] for r in judged if not r.passed]}
+    return out
+
+
+def table(entries, cal_rates, held_rates) -> str:
+    lines = ["| check | variants | data | effect | calibration median [min, max] | threshold | rule | "
+             "a fifth of the median | calibration pass (thinnest margin) | held-out pass (thinnest margin) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for key, e in entries.items():
+        if e["label"] == "*":
+            continue
+        k = (e["check"], e["label"], e["kind"], e["tier"])
+        c, h = cal_rates.get(k, {}), held_rates.get(k, {})
+
+        def rate(x):
+            if not x:
+                return "-"
+            fails = f"; fails: seeds {', '.join(x['failed_seeds'])}" if x["failed_seeds"] else ""
+            return f"{x['passed']}/{x['n']} ({x['min_margin']:.2f}){fails}"
+
+        v = e["values"]
+        thr = f"{e['direction']} {e['threshold']:.3g}" if "threshold" in e else "none"
+        lines.append(f"| {e['check']} | {e['label']} | {e['kind']} | {e['effect']} | {v['median']:.3g} "
+                     f"[{v['min']:.3g}, {v['max']:.3g}] | {thr} | {e['rule'].split(' (')[0]} | "
+                     f"{e['fifth_of_median']:.3g} | {rate(c)} | {rate(h)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dirs", nargs="+")
+    p.add_argument("--calibration-seeds", default="0-19")
+    p.add_argument("--held-out-seeds", default="100-119")
+    p.add_argument("--write", action="store_true", help="write overfit_core/effect_thresholds.json")
+    p.add_argument("--doc", help="write the markdown tables to this file")
+    a = p.parse_args(argv)
+    records = load(a.dirs)
+    cal_seeds, held_seeds = set(parse_seeds(a.calibration_seeds)), set(parse_seeds(a.held_out_seeds))
+    entries = derive(results(records, cal_seeds))
+    if a.write:
+        atomic_write(checks.CALIBRATION_FILE, json.dumps({
+            "schema": 1, "calibration_seeds": a.calibration_seeds, "rule": __doc__.split("The rule")[1].strip(),
+            "entries": entries}, indent=1, sort_keys=True) + "\n")
+    cal_rates, held_rates = verify(records, cal_seeds), verify(records, held_seeds)
+    text = table(entries, cal_rates, held_rates)
+    print(text)
+    if a.doc:
+        atomic_write(a.doc, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
