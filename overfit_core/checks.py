@@ -109,8 +109,14 @@ class CheckResult:
     margin: float = math.nan  # relative slack to the threshold: > 0 passes with room, < 0 fails
     effect: float = math.nan  # the check's effect size (`Check.effect`), nan for exact checks
     effect_threshold: float = math.nan
-    label: str = ""  # the variants, as `Binding.label`
+    variants: tuple[str, ...] = ()  # in role order
     data_kind: str = ""
+    seed: int = -1
+
+    @property
+    def label(self) -> str:
+        """The variants, as `Binding.label`."""
+        return "-".join(self.variants)
 
     def __str__(self) -> str:
         state = "SKIP" if self.skipped else ("PASS" if self.passed else "FAIL")
@@ -174,8 +180,8 @@ def _result(check: str, passed: bool, measured: Mapping[str, float], threshold: 
     return CheckResult(check, bool(passed), MappingProxyType(dict(measured)), threshold,
                        f"{detail} {verdict} for {who}: {nums} (threshold: {threshold}; margin {margin:.3g})",
                        tuple(r.run_id for r in runs), margin=float(margin), effect=float(effect),
-                       effect_threshold=float(effect_threshold), label="-".join(dict.fromkeys(r.variant for r in runs)),
-                       data_kind=runs[0].data_kind if runs else "")
+                       effect_threshold=float(effect_threshold), variants=tuple(dict.fromkeys(r.variant for r in runs)),
+                       data_kind=runs[0].data_kind if runs else "", seed=runs[0].seed if runs else -1)
 
 
 def judged(check: str, value: float, runs: Sequence[RunRecord], detail: str, measured: Mapping[str, float],

@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--retrain", action="store_true", help="ignore records already in OUT/records")
     run.add_argument("--deterministic", action="store_true", help="enable TF op determinism (slower)")
     run.add_argument("--no-checks", action="store_true", help="train and report only; do not gate on the checks")
+    run.add_argument("--sequential", action="store_true",
+                     help="while a property's across-seed verdict is inconclusive, train more seeds (looks at 3, 5, "
+                          "8, 12 and 20 seeds; docs/properties.md)")
     run.add_argument("--strategy", choices=STRATEGIES, default="default",
                      help="tf.distribute strategy: mirrored (every GPU; without GPUs two logical CPU devices) or "
                           "multiworker (the cluster in TF_CONFIG; run the same command on every worker)")
@@ -288,9 +291,12 @@ def cmd_run(args) -> int:
                        retrain=settings.retrain or args.strategy == "multiworker", fits_per_process=fits_per_process,
                        strategy=strategy, progress=progress_for())  # a bar on a terminal, else a line per job
     clock.lap("training")
-    report = []
+    report, across = [], []
     if not args.no_checks:
         report, _ = run_records(records)
+        across = _across_seeds(args, report, records, specs, loaded, config, out, fits_per_process, strategy)
+        if args.sequential:
+            report, _ = run_records(records)  # the per-seed verdicts of the seeds added too
     clock.lap("checks")
     path = write_report(records, out, checks_section=checks_markdown(report))
     verdicts = getattr(report, "verdicts", [])
@@ -298,6 +304,12 @@ def cmd_run(args) -> int:
     clock.lap("report")
     for line in checks_table(report):
         print(line)
+    if across:
+        from .effects import table
+
+        print("\nacross seeds (median effect against its calibrated threshold):")
+        for line in table(across):
+            print(line)
     print(f"wrote {len(records)} records to {out / 'records'}, report {path} and {html.name}")
     publish(verdicts)  # GitHub Actions: annotations for failed checks and the job summary
     if args.bundle:
@@ -306,7 +318,27 @@ def cmd_run(args) -> int:
         keep = ("data", "datasets", "variants", "tier", "seeds", "deterministic", "strategy", "no_checks")
         print(f"wrote {write_bundle(args.bundle, records, settings={k: getattr(args, k) for k in keep})}")
     print(clock.summary(records))
-    return 1 if getattr(report, "unexpected", None) else 0
+    return 1 if getattr(report, "unexpected", None) or any(v.state == "fail" for v in across) else 0
+
+
+def _across_seeds(args, report, records, specs, loaded, config, out, fits_per_process, strategy) -> list:
+    """Each property's across-seed verdict; with --sequential, more seeds while one is inconclusive."""
+    from .cases import run_records
+    from .effects import across_seeds, sequential
+    from .records import RecordStore
+    from .runner import plan, run_jobs
+
+    if not args.sequential:
+        return across_seeds(report)
+
+    def more(pending, seeds):
+        names = dict.fromkeys(n for v in pending for n in v.variants)
+        new = run_jobs(plan([specs[n] for n in names], seeds), loaded, config, RecordStore(out / "records"),
+                       fits_per_process=fits_per_process, strategy=strategy)
+        records.extend(new)
+        return run_records(new)[0]
+
+    return sequential(report, more, log=lambda text: print(text, file=sys.stderr, flush=True))
 
 
 class _Clock:
