@@ -38,6 +38,9 @@ def pytest_addoption(parser):
     group.addoption("--retrain", action="store_true", help="ignore cached run records and train again")
     group.addoption("--cache-dir", default=None, help="run-record cache (default: $OVERFIT_CACHE_DIR or "
                     "~/.cache/overfit-bench/records)")
+    group.addoption("--sequential", action="store_true",
+                    help="also judge each property across seeds, training more seeds while inconclusive (up to 20; "
+                         "tests/test_properties.py::test_across_seeds)")
 
 
 def pytest_configure(config):

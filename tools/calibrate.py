@@ -29,17 +29,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from overfit_core import checks  # noqa: E402
 from overfit_core.config import parse_seeds  # noqa: E402
 from overfit_core.records import RunRecord, atomic_write  # noqa: E402
-from overfit_core.variants import builtin_variants  # noqa: E402
+from overfit_core.variants import VARIANTS, builtin_variants  # noqa: E402
 
 
 def load(dirs) -> dict[tuple[str, str, int], dict[str, RunRecord]]:
-    """(data kind, tier, seed) -> variant -> record."""
+    """(data kind, tier, seed) -> variant -> record; records of a variant whose spec has changed since are left out."""
     out: dict = defaultdict(dict)
+    stale = 0
     for d in dirs:
         d = Path(d)
         for f in sorted((d / "records" if (d / "records").is_dir() else d).glob("*.json")):
             r = RunRecord.from_json(f.read_text())
+            if r.spec != VARIANTS.get(r.variant):
+                stale += 1
+                continue
             out[(r.data_kind, r.config.tier, r.seed)][r.variant] = r
+    if stale:
+        print(f"left out {stale} records of variants changed since they were trained", file=sys.stderr)
     return out
 
 
