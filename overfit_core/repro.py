@@ -9,6 +9,8 @@ TensorFlow and Keras only; it exits 0 when the property holds and 1 when it does
 """
 from __future__ import annotations
 
+import inspect
+
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,7 @@ from .checks import CHECKS, GAP_WINDOW, TAIL, THRESHOLDS, Binding, bindings, eff
 from .config import get_config
 from .datasets import DATASETS, DataOptions, Dataset, check_dataset_name, get_dataset, load_dataset
 from .errors import ConfigError, invalid
-from .training import EPSILON, NEAR_ZERO, PROBE_BATCH, TRAIN_EVAL, check_seed, plan
+from .training import EPSILON, NEAR_ZERO, PROBE_BATCH, TRAIN_EVAL, check_seed, plan, pointwise_scores
 from .variants import VariantSpec, variants_for
 
 
@@ -309,19 +311,7 @@ PROBE_BATCH = $probe_batch
 EPSILON = $epsilon  # Keras' backend epsilon, which its cross-entropies clip probabilities to
 
 
-def pointwise_scores(loss, y, pred):
-    """`loss` (named as Keras names it) and, for classification, accuracy, of predictions `pred` for targets `y`."""
-    if loss == "mse":
-        return {loss: float(np.mean((pred - y) ** 2))}
-    p = np.clip(pred, EPSILON, 1 - EPSILON)
-    if loss == "binary_crossentropy":
-        return {loss: float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))),
-                "accuracy": float(np.mean((pred > 0.5) == (y > 0.5)))}
-    labels = y[:, 0].astype(np.int64)  # sparse_categorical_crossentropy
-    p = p / p.sum(axis=1, keepdims=True)
-    return {loss: float(-np.mean(np.log(p[np.arange(len(labels)), labels]))),
-            "accuracy": float(np.mean(np.argmax(pred, axis=1) == labels))}
-
+$pointwise_scores
 
 class TrainEval(keras.callbacks.Callback):
     """The training loss (and accuracy) in inference mode on a fixed training slice after every epoch.
@@ -646,6 +636,7 @@ preprocessing (training samples cut to the largest cap among the variants; each 
     ]
     if probe:
         parts.append(Template(_PROBE).substitute(probe_batch=PROBE_BATCH, epsilon=repr(EPSILON),
+                                                 pointwise_scores=inspect.getsource(pointwise_scores).strip(),
                                                  train_eval=TRAIN_EVAL).strip("\n"))
     parts += [
         _CONSTANT[task_kind].strip("\n"),

@@ -175,7 +175,8 @@ def pointwise_scores(loss: str, y: np.ndarray, pred: np.ndarray) -> dict[str, fl
         p = p / p.sum(axis=1, keepdims=True)
         return {loss: float(-np.mean(np.log(p[np.arange(len(labels)), labels]))),
                 "accuracy": float(np.mean(np.argmax(pred, axis=1) == labels))}
-    raise ConfigError(invalid("loss", loss, "mse, binary_crossentropy or sparse_categorical_crossentropy"))
+    raise ValueError(f"loss={loss!r} is not supported: expected mse, binary_crossentropy or "
+                     "sparse_categorical_crossentropy")  # plain: overfit-bench repro renders this function as is
 
 
 def constant_predictor(task: str, y_train, y_val) -> dict[str, float]:
