@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable, Iterable, Mapping, Sequence
 
-from .checks import CHECKS, Binding, CheckResult, bindings, evaluate
+from .checks import CHECKS, Binding, CheckResult, bindings, evaluate, measured_failures
 from .datasets import DATA_KINDS
 from .errors import ConfigError, invalid
 from .known_failures import installed_tf_version, known_failure
@@ -22,11 +22,6 @@ from .records import RunRecord
 from .variants import VariantSpec, resolve
 from .verdicts import is_failure
 
-# Checks the synthetic look-alikes do not reproduce reliably yet (data, not an `if` in the check).
-SYNTHETIC_NOT_CALIBRATED = {
-    "lr_too_high_is_jittery": "synthetic_boston: holds on 19 of 20 seeds (lr 1.0; seed 8: the sane lr's curve had 11 "
-                              "rises, the too-high lr's 3 and a lower final loss); real boston holds on 20 of 20",
-}
 RAN = ("passed", "failed", "xfailed", "xpassed")  # outcomes of cases that ran; "skipped" or "error" did not
 
 
@@ -39,6 +34,7 @@ class Case:
     seed: int
     # where the binding's variant names resolve: the chosen specs and every baseline they reach
     specs: Mapping[str, VariantSpec] = field(compare=False, repr=False)
+    tier: str = "fast"  # the training tier (calibrated thresholds and measured failures are per tier)
 
     @property
     def check(self) -> str:
@@ -106,7 +102,7 @@ def _kinds(kinds) -> tuple[str, ...]:
 
 
 def cases_for(variants, *, seeds: Sequence[int], kinds=DATA_KINDS, checks: Iterable[str] | None = None,
-              allow_none: bool = False) -> list[Case]:
+              allow_none: bool = False, tier: str = "fast") -> list[Case]:
     """Every case in which one of `variants` takes part: check by check, then data kind, then seed.
 
     Baselines the variants name take part in their bindings but get no checks of their own unless chosen.
@@ -120,7 +116,7 @@ def cases_for(variants, *, seeds: Sequence[int], kinds=DATA_KINDS, checks: Itera
     if not found and not allow_none:
         raise ConfigError(f"No check applies to {', '.join(chosen)}. Give it tags (overfit_core.TAGS) and a "
                           "baseline, or leave out shuffle_labels / lr_too_high.")
-    return [Case(b, kind, seed, specs) for b in found for kind in kinds for seed in seeds]
+    return [Case(b, kind, seed, specs, tier) for b in found for kind in kinds for seed in seeds]
 
 
 def check_expected_failures(expected: Mapping[str, str] | None, cases: Sequence[Case]) -> dict[str, str]:
@@ -144,8 +140,8 @@ def expected_failure(case: Case, expected: Mapping[str, str] | None = None,
     """(reason, strict) when `case` is expected to fail, else None.
 
     In order: the user's `expected` ``{check: reason}`` (strict), a known failure on this TensorFlow
-    (`known_failures.py`, strict), a look-alike not calibrated for the check (not strict: the check
-    runs, and holding is no failure).
+    (`known_failures.py`, strict), a seed on which the calibration measured this binding failing
+    (`checks.measured_failures`, strict: same seed, same data, same failure on this machine).
     """
     if expected and case.check in expected:
         return expected[case.check], True
@@ -153,8 +149,9 @@ def expected_failure(case: Case, expected: Mapping[str, str] | None = None,
     reason = known_failure(case.check, version) if version else None
     if reason is not None:
         return f"known failure on this TensorFlow: {reason}", True
-    if case.kind == "synthetic" and case.check in SYNTHETIC_NOT_CALIBRATED:
-        return SYNTHETIC_NOT_CALIBRATED[case.check], False
+    measured = measured_failures(case.check, case.label, case.kind, case.tier).get(case.seed)
+    if measured is not None:
+        return f"measured failing on this seed in the calibration (docs/effects.md): {measured}", True
     return None
 
 
@@ -285,8 +282,9 @@ def run_records(records: Sequence[RunRecord], expected: Mapping[str, str] | None
         groups.setdefault((r.data_kind, r.seed), {})[r.variant] = r
     cases, lookup = [], {}
     for (kind, seed), by_variant in sorted(groups.items()):
+        tier = next(iter(by_variant.values())).config.tier
         for case in cases_for([r.spec for r in by_variant.values()], seeds=[seed], kinds=[kind], checks=checks,
-                              allow_none=True):
+                              allow_none=True, tier=tier):
             if all(v in by_variant for v in case.variants):  # a baseline of another seed or kind judges nothing
                 cases.append(case)
                 lookup[case.id] = by_variant
@@ -317,7 +315,7 @@ def check_variants(variants, *, seeds=None, tier: str | None = None, kinds=None,
     suite = Suite(settings)
     if kinds is None:
         kinds = DATA_KINDS if settings.real_available else ("synthetic",)
-    cases = cases_for(variants, seeds=settings.seeds, kinds=kinds)
+    cases = cases_for(variants, seeds=settings.seeds, kinds=kinds, tier=settings.tier)
     expected = check_expected_failures(expected_failures, cases)
     report, tally = run_cases(cases, lambda c: suite.records(c) if c.kind != "real" or settings.real_available
                               else None, expected)

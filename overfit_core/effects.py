@@ -1,6 +1,9 @@
 """Across-seed verdicts: each property's median effect over seeds and its bootstrap interval against the
-calibrated threshold (pass / fail / inconclusive), and the sequential design that adds seeds while a verdict
-is inconclusive.
+calibrated median threshold (pass / fail / inconclusive), and the sequential design that adds seeds while a
+verdict is inconclusive.
+
+The median threshold lies at the geometric middle between the calibration median and a fifth of it (in effect
+strength, `checks.Effect.strength`), so an effect shrunk to a fifth fails and the calibrated one passes.
 
 The per-seed verdicts (`checks`) fail a run on any seed; these say whether the *typical* effect still has its
 calibrated size, which is what shrinks when a mechanism weakens. Sequential: looks at `stats.LOOKS` seeds
@@ -13,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from .checks import CHECKS, CheckResult
+from .checks import CHECKS, CheckResult, effect_threshold
 from .stats import LOOKS, look_level, next_look, threshold_verdict
 
 Key = tuple[str, str, str]  # (check, variants label, data kind)
@@ -65,7 +68,7 @@ def across_seeds(results: Iterable[CheckResult], level: float | None = None,
     out = []
     for (check, label, kind), rs in group(results).items():
         effect = CHECKS[check].effect
-        thr = rs[0].effect_threshold
+        thr, _ = effect_threshold(check, label, kind, rs[0].tier, across=True)
         v = threshold_verdict([r.effect for r in rs], thr, effect.direction, level)
         state = v.state if len(rs) >= min_seeds else "inconclusive"
         out.append(SeedsVerdict(check, label, kind, state, v.median, v.low, v.high, thr, effect.direction, level,

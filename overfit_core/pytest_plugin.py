@@ -85,8 +85,9 @@ def pytest_generate_tests(metafunc):
 
     kw = marker.kwargs
     seeds = kw.get("seeds")
-    cases = cases_for(kw["variants"], seeds=settings_of(metafunc.config).seeds if seeds is None else seeds,
-                      kinds=kw["kinds"], checks=kw.get("checks"))
+    settings = settings_of(metafunc.config)
+    cases = cases_for(kw["variants"], seeds=settings.seeds if seeds is None else seeds,
+                      kinds=kw["kinds"], checks=kw.get("checks"), tier=settings.tier)
     expected = check_expected_failures(kw.get("expected_failures"), cases)
     params = []
     for case in cases:

@@ -185,7 +185,8 @@ def test_every_comparative_binding_has_a_calibrated_threshold(kind):
     """tools/calibrate.py wrote a threshold for each built-in binding of every check with an effect size."""
     specs = {s.name: s for s in builtin_variants()}
     missing = [f"{b.check.name}|{b.label}" for b in bindings(specs) if b.check.effect is not None
-               and effect_threshold(b.check.name, b.label, kind)[1] != "calibrated"]
+               and (not effect_threshold(b.check.name, b.label, kind)[1].startswith(("calibrated", "sign only: the "))
+                    or effect_threshold(b.check.name, b.label, kind, across=True)[1] != "calibrated")]
     assert not missing, f"not calibrated on {kind} data: {missing}; run tools/calibrate.py --write (docs/properties.md)"
 
 
@@ -227,12 +228,12 @@ def test_generalisation_checks_need_more_than_chance():
 def test_lr_too_high_needs_a_live_sane_model():
     from overfit_core.checks import check_lr_too_high_is_jittery
 
-    jitter = (100.0, 30, 60, 25, 70, 20, 65, 30, 60, 20)
-    live_sane = (100.0, 20, 12, 11, 10.5, 10.2, 10.1, 10.0, 9.9, 9.8)
+    jitter = (100.0,) + (30.0, 60.0) * 15  # 15 rises in 31 epochs
+    live_sane = (100.0, 20, 12, 11) + tuple(10.0 - 0.01 * i for i in range(27))
     consts = {"constant_val_loss": 100.0, "constant_train_loss": 90.0}
     high = rec("tiny_lr_high", val=jitter, train=jitter, evaluation=consts)
     assert check_lr_too_high_is_jittery(high, rec("tiny", val=live_sane, train=live_sane, evaluation=consts)).passed
-    dead_sane = (100.0, 99, 98.5) + (98.4,) * 7
+    dead_sane = (100.0, 99, 98.5) + tuple(98.4 - 0.001 * i for i in range(28))
     result = check_lr_too_high_is_jittery(high, rec("tiny", val=dead_sane, train=dead_sane, evaluation=consts))
     assert not result.passed and "live" in result.threshold
 

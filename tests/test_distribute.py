@@ -170,18 +170,20 @@ def test_property_suite_runs_under_xdist(pytester, monkeypatch, tmp_path):
             if case.kind == "real":
                 pytest.skip("no real data here")
             result = suite.result(case)  # smoke is too short for these properties: only their plumbing is tested
-            assert result.check in ("learns", "lr_too_high_is_jittery") and not result.skipped
+            assert result.check in ("learns", "lr_too_high_is_jittery", "beats_constant_predictor")
+            assert not result.skipped
     """)
     result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadgroup", "--tier", "smoke", "--seeds", "0-1",
                                            "--cache-dir", str(tmp_path), "-p", "no:cacheprovider", timeout=600)
-    # regression_metrics (tiny, tiny_lr_high), learns (tiny) and lr_too_high_is_jittery (tiny_lr_high vs tiny):
-    # 4 bindings x 2 kinds x 2 seeds; synthetic lr_too_high is a non-strict xfail (cases.SYNTHETIC_NOT_CALIBRATED)
-    result.assert_outcomes(passed=6, xpassed=2, skipped=8)
+    # regression_metrics (tiny, tiny_lr_high), learns and beats_constant_predictor (tiny), lr_too_high_is_jittery
+    # (tiny_lr_high vs tiny): 5 bindings x 2 kinds x 2 seeds
+    result.assert_outcomes(passed=10, skipped=10)
     result.stdout.fnmatch_lines([
         "*overfit-bench: checks run per variant (tier smoke, seeds 0,1)*",
-        "tiny: 3 checks ran (learns, lr_too_high_is_jittery, regression_metrics) in 6 cases: 4 passed, 2 xpassed",
-        "tiny_lr_high: 2 checks ran (lr_too_high_is_jittery, regression_metrics) in 4 cases: 2 passed, 2 xpassed",
-        "not run: 8 cases skipped",
+        "tiny: 4 checks ran (beats_constant_predictor, learns, lr_too_high_is_jittery, regression_metrics) in 8 cases: "
+        "8 passed",
+        "tiny_lr_high: 2 checks ran (lr_too_high_is_jittery, regression_metrics) in 4 cases: 4 passed",
+        "not run: 10 cases skipped",
     ])
     # each (variant, seed) trained once although two workers shared the cache
     assert sorted(p.name.split("--")[0] for p in tmp_path.glob("*.json")) == [

@@ -162,8 +162,8 @@ def test_verdicts_come_from_the_case_pipeline():
     by_check = {(v["check"], tuple(v["variants"])): v for v in report.verdicts}
     learns = by_check["learns", ("basic",)]
     assert learns["outcome"] == "xpassed" and learns["strict"] is True and learns["kind"] == "synthetic"
-    jittery = by_check["lr_too_high_is_jittery", ("tiny_lr_high", "tiny")]  # synthetic: not calibrated, not strict
-    assert jittery["outcome"] in ("xpassed", "xfailed") and jittery["strict"] is False
+    jittery = by_check["lr_too_high_is_jittery", ("tiny_lr_high", "tiny")]
+    assert jittery["outcome"] in ("passed", "failed") and jittery["kind"] == "synthetic"
     assert by_check["bigger_overfits_more", ("overfit", "basic")]["dataset"] == "imdb"
     assert all(v["seed"] == 0 and v["outcome"] in ("passed", "failed", "xpassed", "xfailed") for v in report.verdicts)
     assert "claimed for the test" in learns["message"]

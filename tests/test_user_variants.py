@@ -134,14 +134,17 @@ def test_every_known_tag_is_documented_and_covers_the_registry():
 
 def test_tags_and_baselines_bind_the_same_checks_as_fields_do():
     assert _checks(uv_big) == {"val_loss_diverges": {"uv_big"}, "bigger_overfits_more": {"uv_big-uv_small"},
-                               "learns": {"uv_big"}}
+                               "learns": {"uv_big"}, "beats_chance": {"uv_big"}}
     assert _checks(uv_l2) == {"l2_shrinks_weights": {"uv_l2-uv_small"}, "regularisation_narrows_gap": {"uv_l2-uv_small"},
-                              "penalty_raises_train_loss": {"uv_l2-uv_small"}, "learns": {"uv_l2"}}
+                              "penalty_raises_train_loss": {"uv_l2-uv_small"}, "learns": {"uv_l2"},
+                              "beats_chance": {"uv_l2"}}
     assert _checks(uv_drop)["dropout_narrows_gap"] == {"uv_drop-uv_small"}
     assert _checks(uv_l1, uv_l2)["l1_sparser_than_l2"] == {"uv_l1-uv_l2"}
-    assert _checks(uv_boston) == {"regression_metrics": {"uv_boston"}, "learns": {"uv_boston"}}
+    assert _checks(uv_boston) == {"regression_metrics": {"uv_boston"}, "learns": {"uv_boston"},
+                                  "beats_constant_predictor": {"uv_boston"}}
     # a baseline takes part but gets no checks of its own; asked for, it does
-    assert "uv_small" not in _checks(uv_l2)["learns"] and _checks(uv_small) == {"learns": {"uv_small"}}
+    assert "uv_small" not in _checks(uv_l2)["learns"]
+    assert _checks(uv_small) == {"learns": {"uv_small"}, "beats_chance": {"uv_small"}}
 
 
 def test_a_registry_variant_can_be_the_baseline():
@@ -155,7 +158,7 @@ def test_a_registry_variant_can_be_the_baseline():
 def test_cases_cover_kinds_and_seeds_with_readable_ids():
     ids = [c.id for c in cases_for([uv_l2], seeds="3-4")]
     assert "l2_shrinks_weights-uv_l2-uv_small-synthetic_imdb-seed3" in ids
-    assert "learns-uv_l2-imdb-seed4" in ids and len(ids) == 4 * 2 * 2  # 4 checks, 2 kinds, 2 seeds
+    assert "learns-uv_l2-imdb-seed4" in ids and len(ids) == 5 * 2 * 2  # 5 checks, 2 kinds, 2 seeds
 
 
 def test_baseline_problems_are_reported():
@@ -193,7 +196,7 @@ def test_expected_failures_must_name_an_applicable_check_with_a_reason():
     expected = check_expected_failures({"learns": "too short"}, cases)
     assert {c.check: expected_failure(c, expected, tf_version="") for c in cases} == {
         "learns": ("too short", True), "l2_shrinks_weights": None, "regularisation_narrows_gap": None,
-        "penalty_raises_train_loss": None}
+        "penalty_raises_train_loss": None, "beats_chance": None}
 
 
 def test_one_expected_failure_rule_for_every_source(monkeypatch):
@@ -202,9 +205,11 @@ def test_one_expected_failure_rule_for_every_source(monkeypatch):
     jittery = next(c for c in cases_for(["tiny_lr_high"], seeds=0, kinds="real") if c.check == "lr_too_high_is_jittery")
     synthetic = next(c for c in cases_for(["tiny_lr_high"], seeds=0, kinds="synthetic")
                      if c.check == "lr_too_high_is_jittery")
-    assert expected_failure(jittery, tf_version="2.21.0") is None  # real data: calibrated
-    reason, strict = expected_failure(synthetic, tf_version="2.21.0")
-    assert "19 of 20" in reason and strict is False  # not calibrated: the check runs, XPASS allowed
+    assert expected_failure(jittery, tf_version="2.21.0") is None and expected_failure(synthetic, tf_version="2.21.0") \
+        is None
+    monkeypatch.setattr(overfit_core.cases, "measured_failures", lambda check, label, kind, tier: {0: "gap_ratio=1.03"})
+    reason, strict = expected_failure(synthetic, tf_version="2.21.0")  # a seed the calibration measured failing
+    assert "gap_ratio=1.03" in reason and strict is True
     monkeypatch.setattr(known_failures, "KNOWN_FAILURES", {("lr_too_high_is_jittery", "2.21"): "measured"})
     assert expected_failure(synthetic, tf_version="2.21.3") == ("known failure on this TensorFlow: measured", True)
     assert expected_failure(synthetic, {"lr_too_high_is_jittery": "mine"}, tf_version="2.21.3") == ("mine", True)
@@ -241,13 +246,15 @@ def test_check_variants_runs_without_pytest_and_keeps_xfails_strict(tmp_path):
     lines = []
     report = overfit_core.check_variants([uv_boston], seeds="0", tier="smoke", kinds="synthetic", cache_dir=tmp_path,
                                          log=lines.append)
-    assert [r.check for r in report] == ["regression_metrics", "learns"] and all(r.passed for r in report)
-    assert report.ok and "uv_boston: 2 checks ran (learns, regression_metrics) in 2 cases: 2 passed" in report.summary
+    assert [r.check for r in report] == ["regression_metrics", "learns", "beats_constant_predictor"]
+    assert all(r.passed for r in report) and report.ok
+    assert "uv_boston: 3 checks ran (beats_constant_predictor, learns, regression_metrics) in 3 cases: 3 passed" in \
+        report.summary
     assert lines == [report.summary]
     again = overfit_core.check_variants([uv_boston], seeds="0", tier="smoke", kinds="synthetic", cache_dir=tmp_path,
                                         expected_failures={"learns": "claimed"}, log=lines.append)
     assert not again.ok and [r.check for r in again.unexpected] == ["learns"]  # it held: strict XPASS
-    assert "1 passed, 1 xpassed" in again.summary
+    assert "2 passed, 1 xpassed" in again.summary
     assert len(list(tmp_path.glob("uv_boston-boston-seed0-smoke--*.json"))) == 1  # trained once, then cached
 
 
@@ -270,15 +277,15 @@ def test_readme_example_runs_as_a_third_party_test_file(pytester, monkeypatch, t
     pytester.makepyfile(test_my_models=readme_example())
     result = pytester.runpytest_subprocess("--tier", "smoke", "--seeds", "0", "--cache-dir", str(tmp_path), "-v",
                                            "-p", "no:cacheprovider", timeout=600)
-    result.assert_outcomes(passed=5, xfailed=1, skipped=6)
+    result.assert_outcomes(passed=7, xfailed=1, skipped=8)
     result.stdout.fnmatch_lines([
         "*test_my_models.py::test_my_models?l2_shrinks_weights-my_mlp_l2-my_mlp-synthetic_imdb-seed0? PASSED*",
         "*test_my_models?memorises_random_labels-my_tiny_random_labels-synthetic_imdb-seed0? XFAIL*",
         "*overfit-bench: checks run per variant (tier smoke, seeds 0)*",
-        "my_mlp: 4 checks ran (l2_shrinks_weights, learns, penalty_raises_train_loss, regularisation_narrows_gap) in 4 "
-        "cases: 4 passed",
-        "my_mlp_l2: 4 checks ran (l2_shrinks_weights, learns, penalty_raises_train_loss, regularisation_narrows_gap) in "
-        "4 cases: 4 passed",
+        "my_mlp: 5 checks ran (beats_chance, l2_shrinks_weights, learns, penalty_raises_train_loss, "
+        "regularisation_narrows_gap) in 5 cases: 5 passed",
+        "my_mlp_l2: 5 checks ran (beats_chance, l2_shrinks_weights, learns, penalty_raises_train_loss, "
+        "regularisation_narrows_gap) in 5 cases: 5 passed",
         "my_tiny_random_labels: 1 check ran (memorises_random_labels) in 1 case: 1 xfailed",
-        "not run: 6 cases skipped",
+        "not run: 8 cases skipped",
     ])
