@@ -7,8 +7,10 @@ once (the built-ins are imported at the bottom of this file).
 
 Sources, in order: a data directory (`DataOptions.data_dir`), then `keras.datasets` when downloads are allowed
 (`DataOptions.download`). Embedded synthetic look-alikes are used only when asked for (`kind="synthetic"`);
-never as a silent fallback. Data-directory files are read with numpy/pandas, never handed to `keras.datasets`
-(Keras 3 rejects absolute paths there, and Keras deletes cached files whose sha256 it does not expect).
+never as a silent fallback. `DataOptions.subset="calibrated"` cuts real data from either source to the samples of
+the shared subsets the thresholds were calibrated on (`DatasetDef.calibrated`); the look-alikes are left as they
+are. Data-directory files are read with numpy/pandas, never handed to `keras.datasets` (Keras 3 rejects absolute
+paths there, and Keras deletes cached files whose sha256 it does not expect).
 Nothing here reads environment variables: callers build `DataOptions` from their settings.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ._common import (  # noqa: F401  re-exported: the shared machinery
     DATA_KINDS,
     DATASETS,
     NPZ_KEYS,
+    SUBSETS,
     TASKS,
     DataOptions,
     Dataset,
@@ -32,6 +35,7 @@ from ._common import (  # noqa: F401  re-exported: the shared machinery
     _fail,
     _validate_labels,
     check_dataset_name,
+    check_subset,
     get_dataset,
     read_npz,
     register_dataset,
@@ -68,21 +72,32 @@ def _synthetic(defn: DatasetDef, seed: int) -> RawData:
     return RawData(defn.name, arrays, f"synthetic(seed={seed})", sha256_arrays(arrays))
 
 
+def _subset(defn: DatasetDef, raw: RawData, origin: str, subset: str) -> RawData:
+    """`raw` as loaded (subset "full"), or cut to the calibrated subset; the cut arrays get their own sha256."""
+    if subset == "full":
+        return raw
+    arrays = defn.calibrated(raw.arrays, origin) if defn.calibrated is not None else None
+    if arrays is None:  # already the calibrated subset (or a dataset that defines none): the data as loaded
+        return RawData(raw.name, raw.arrays, raw.source, raw.sha256, subset=subset)
+    return RawData(raw.name, arrays, f"{raw.source} ({subset} subset)", sha256_arrays(arrays), subset=subset)
+
+
 def load_raw(name: str, options: DataOptions) -> RawData:
     """Load a dataset from the first source that has it; raise DataError naming all the ways to get it."""
     defn = get_dataset(name)
-    if options.kind == "synthetic":
+    if options.kind == "synthetic":  # `options.subset` does not apply: the look-alikes are subset-sized already
         return _synthetic(defn, options.synthetic_seed)
     if options.data_dir and defn.read_file is not None:
-        return _from_data_dir(defn, options.data_dir)
+        return _subset(defn, _from_data_dir(defn, options.data_dir), "data-dir", options.subset)
     if options.download and defn.from_keras is not None:
         try:
-            return _from_keras(defn)
+            raw = _from_keras(defn)
         except DataError:
             raise
         except Exception as e:  # network and cache errors from keras.datasets
             raise DataError(f"keras.datasets could not download `{name}` ({type(e).__name__}: {e}). "
                             + _three_ways(name)) from None
+        return _subset(defn, raw, "keras", options.subset)
     raise DataError(f"No source for dataset `{name}`. " + _three_ways(name))
 
 
@@ -116,9 +131,12 @@ def enable_real_text() -> str:
 def prepare(raw: RawData, options: DataOptions = DataOptions()) -> Dataset:
     """Preprocess a raw dataset as the course does and split it into train and validation.
 
-    `Dataset.kind` is `options.kind`: pass the options `raw` was loaded with.
+    `Dataset.kind` is `options.kind`: pass the options `raw` was loaded with. A calibrated subset is named in
+    `params` (`subset`), which are part of every record's cache key.
     """
     x_tr, y_tr, x_val, y_val, params = get_dataset(raw.name).prepare(raw, options)
+    if raw.subset != "full":
+        params = {**params, "subset": raw.subset}
     return Dataset(raw.name, x_tr, y_tr, x_val, y_val, raw.source, raw.sha256, params, kind=options.kind)
 
 
@@ -144,8 +162,8 @@ def validate_npz_arrays(name: str, arrays: Mapping[str, Any], path: Path | str) 
 
 
 __all__ = [
-    "BOSTON_FEATURES", "BOSTON_TARGET", "DATASETS", "DATA_KINDS", "NPZ_KEYS", "TASKS", "DataOptions", "Dataset",
-    "DatasetDef", "Prepared", "RawData", "check_dataset_name", "enable_real_text", "get_dataset", "load_dataset",
-    "load_raw", "prepare", "read_npz", "register_dataset", "sha256_arrays", "sha256_file", "validate_boston_table",
-    "validate_npz_arrays", "validate_npz_layout",
+    "BOSTON_FEATURES", "BOSTON_TARGET", "DATASETS", "DATA_KINDS", "NPZ_KEYS", "SUBSETS", "TASKS", "DataOptions",
+    "Dataset", "DatasetDef", "Prepared", "RawData", "check_dataset_name", "check_subset", "enable_real_text",
+    "get_dataset", "load_dataset", "load_raw", "prepare", "read_npz", "register_dataset", "sha256_arrays",
+    "sha256_file", "validate_boston_table", "validate_npz_arrays", "validate_npz_layout",
 ]

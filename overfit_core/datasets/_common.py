@@ -21,6 +21,19 @@ from ..errors import ConfigError, DataError, invalid
 DATA_KINDS = ("synthetic", "real")
 TASKS = ("binary", "multiclass", "regression")
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+#: `DataOptions.subset`: "full" uses real data as its source holds it; "calibrated" cuts it to the samples of the
+#: shared subsets the thresholds were calibrated on (each dataset's `DatasetDef.calibrated`).
+SUBSETS = ("full", "calibrated")
+
+
+def check_subset(value, argument: str = "subset") -> str:
+    """`value` if it is one of `SUBSETS`, else ConfigError naming `argument` and what each value means."""
+    if not isinstance(value, str) or value not in SUBSETS:
+        raise ConfigError(invalid(argument, value, f"one of {', '.join(SUBSETS)}",
+                                  "`calibrated` cuts the real datasets (keras.datasets or full files in the data "
+                                  "directory) to the sizes and samples of the shared subsets the thresholds were "
+                                  "calibrated on; `full` (the default) uses them as they are."))
+    return value
 
 
 @dataclass(frozen=True)
@@ -33,10 +46,12 @@ class DataOptions:
     synthetic_seed: int = 0
     word_num: int = 100
     standardize: bool = False
+    subset: str = "full"  # real data only: "calibrated" (see SUBSETS); the synthetic look-alikes ignore it
 
     def __post_init__(self):
         if self.kind not in DATA_KINDS:
             raise ConfigError(invalid("data", self.kind, f"one of {', '.join(DATA_KINDS)}"))
+        check_subset(self.subset)
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +62,7 @@ class RawData:
     arrays: Mapping[str, Any]
     source: str
     sha256: str
+    subset: str = "full"  # "calibrated": cut to the calibrated subset (then `sha256` is that of the arrays cut)
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +97,10 @@ class DatasetDef:
     Each returns the dataset's arrays (a dict; `{"table": DataFrame}` for tabular data) already validated, or
     raises DataError naming the file and what was expected. A source left None does not exist for the dataset.
     `prepare(raw, options)` turns a `RawData` into `(x_train, y_train, x_val, y_val, params)` (float32 inputs).
+    `calibrated(arrays, origin)` cuts real arrays (`origin` "data-dir": a file as read, or "keras": what
+    `from_keras` returned) to the samples the thresholds were calibrated on, for `DataOptions(subset="calibrated")`;
+    it returns None when the arrays already are that subset, and raises DataError when they cannot give it. Left
+    None, the dataset is used as loaded under `subset="calibrated"` too.
     The model head (`loss`, `output_units`, `output_activation`) and the training defaults (`epochs`,
     `max_train_samples` per tier, `fit_validation_split`) are read by the variants and the training config.
     """
@@ -101,6 +121,7 @@ class DatasetDef:
     epochs: Mapping[str, int] = field(default_factory=dict)  # tier -> epochs for variants that set none
     max_train_samples: Mapping[str, int] = field(default_factory=dict)  # tier -> cap on training samples
     fit_validation_split: Optional[float] = None  # fit(validation_split=...) as the course does; None: x_val
+    calibrated: Optional[Callable[[Mapping[str, Any], str], Optional[dict]]] = field(default=None, repr=False)
 
     def __post_init__(self):
         def bad(argument, value, expected):
@@ -122,7 +143,7 @@ class DatasetDef:
             raise bad("files", self.files, "a tuple of file names")
         if bool(files) != (self.read_file is not None):
             raise bad("files", files, "file names together with read_file, or neither")
-        for argument in ("prepare", "read_file", "from_keras", "synthetic"):
+        for argument in ("prepare", "read_file", "from_keras", "synthetic", "calibrated"):
             fn = getattr(self, argument)
             if (fn is not None or argument == "prepare") and not callable(fn):
                 raise bad(argument, fn, "a function")

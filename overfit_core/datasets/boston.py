@@ -4,6 +4,11 @@ File in a data directory: `boston.csv`, a header row with (case and spaces ignor
 rm, age, dis, rad, tax, ptratio, lstat and the target medv; other columns (such as `b`) are dropped.
 Preparation: MinMax scaling (or standardisation) fitted on the training part of a seeded 0.2 split.
 
+`keras.datasets.boston_housing.load_data()` returns the same 506 rows shuffled by `np.random.RandomState(113)` and
+split 404/102; the loader joins the two parts. The calibrated subset (`DataOptions.subset="calibrated"`,
+:func:`calibrated`) is all 506 rows in the original order of `boston.csv` (the seeded split picks rows by position),
+so from keras.datasets it undoes that shuffle.
+
 Embedded look-alike, :func:`synthetic_boston` -- 506 rows of plausible-range, correlated housing features and a
 nonlinear noisy ``medv`` target (5..50, censored at 50 like the original).  Deterministic and numpy-only:
 the same ``seed`` always gives byte-identical output.  ``docs/synthetic.md`` describes how it is built and the
@@ -16,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import preprocessing as pp
+from ..errors import DataError
 from ._common import DataOptions, DatasetDef, Prepared, RawData, _fail, register_dataset
 
 NAME = "boston"
@@ -25,6 +31,8 @@ BOSTON_TARGET = "medv"
 BOSTON_COLUMNS = [*BOSTON_FEATURES, BOSTON_TARGET]  # the look-alike's columns, in this order
 VALIDATION_FRACTION = 0.2
 SPLIT_RANDOM_STATE = 20
+N_ROWS = 506  # the calibrated subset is the whole dataset
+KERAS_SEED = 113  # keras.datasets.boston_housing.load_data()'s shuffle
 
 
 # --------------------------------------------------------------------------- boston
@@ -122,6 +130,26 @@ def synthetic(seed: int) -> dict:
     return {"table": validate_boston_table(synthetic_boston(seed), "synthetic_boston")}
 
 
+# --------------------------------------------------------------------------- the calibrated subset
+def keras_order(n: int = N_ROWS, seed: int = KERAS_SEED) -> np.ndarray:
+    """The original row of each row `keras.datasets.boston_housing.load_data()` returns (train, then test)."""
+    order = np.arange(n)
+    np.random.RandomState(seed).shuffle(order)
+    return order
+
+
+def calibrated(arrays, origin: str) -> dict | None:
+    """All 506 rows in the original order (from keras.datasets: its shuffle undone); None for a data directory's
+    `boston.csv`, which holds them so."""
+    table = arrays["table"]
+    if len(table) != N_ROWS:
+        raise DataError(f"boston from {origin} has {len(table)} rows; the calibrated subset is the whole dataset, "
+                        f"{N_ROWS} rows. Use subset `full` with this data, or give the full dataset.")
+    if origin != "keras":
+        return None
+    return {"table": table.iloc[np.argsort(keras_order())].reset_index(drop=True)}
+
+
 # --------------------------------------------------------------------------- preparation
 def prepare(raw: RawData, options: DataOptions) -> Prepared:
     """Seeded split; MinMax (or, with `options.standardize`, z-score) scaling fitted on the training part."""
@@ -152,5 +180,6 @@ DATASET = register_dataset(DatasetDef(
     read_file=read_file,
     from_keras=from_keras,
     synthetic=synthetic,
+    calibrated=calibrated,
     prepare=prepare,
 ))

@@ -4,6 +4,12 @@ Files in a data directory, tried in order: `fashion_mnist_subset.npz` (the share
 Both hold `x_train`, `x_test` (uint8, (N, 28, 28)) and `y_train`, `y_test` (integer labels 0..9).
 Preparation: pixels scaled to [0, 1]; validation on a seeded 0.2 split of `x_train` (`x_test` is not used).
 
+Calibrated subset (`DataOptions.subset="calibrated"`, :func:`calibrated`): the sizes and make-up of
+`fashion_mnist_subset.npz` -- 1,413 images of the official training split, `x_test` a held-out stratified 284 of
+them (per class in proportion, as in that file), `x_train` the other 1,129. Which 1,413 images the shared file holds
+was not recorded, so the calibrated subset takes the first 1,413 and splits them with a fixed seed: the same sizes and
+class make-up, not the same images.
+
 Embedded look-alike, :func:`synthetic_fashion` -- 28x28 uint8 images of ten garment-like silhouettes with
 per-sample shape variation, prints, stripes, affine deformation, texture and pixel noise;
 most garments are blended with a look-alike class, which keeps accuracy well below 100%.
@@ -17,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import preprocessing as pp
+from ..errors import DataError
 from ._common import (DataOptions, DatasetDef, Prepared, RawData, _fail, _validate_labels, read_npz,
                       register_dataset, validate_npz_layout)
 
@@ -24,6 +31,10 @@ NAME = "fashion_mnist"
 FILES = ("fashion_mnist_subset.npz", "fashion_mnist.npz")
 VALIDATION_FRACTION = 0.2  # of x_train, as the course's train_test_split
 SPLIT_RANDOM_STATE = 42
+#: The calibrated subset (fashion_mnist_subset.npz): this many images of the official training split, of which
+#: CALIBRATED_TEST are held out as x_test (per class in proportion) and CALIBRATED_TRAIN are x_train.
+CALIBRATED_IMAGES, CALIBRATED_TRAIN, CALIBRATED_TEST = 1413, 1129, 284
+CALIBRATED_SEED = 0  # of the held-out split and the order of each part
 
 
 # --------------------------------------------------------------------------- fashion
@@ -234,6 +245,35 @@ def synthetic(seed: int) -> dict[str, np.ndarray]:
     return validate_arrays(synthetic_fashion(seed), "synthetic_fashion_mnist")
 
 
+# --------------------------------------------------------------------------- the calibrated subset
+def stratified_split(y: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) indices, each in random order: `n_test` held out, each class in proportion to its count
+    (largest remainders), as `fashion_mnist_subset.npz` holds 284 of its 1,413 images."""
+    classes, counts = np.unique(y, return_counts=True)
+    quota = counts * n_test / counts.sum()
+    per_class = np.floor(quota).astype(np.int64)
+    per_class[np.argsort(-(quota - per_class), kind="stable")[: n_test - per_class.sum()]] += 1
+    rng = np.random.default_rng(seed)
+    test = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:k] for c, k in zip(classes, per_class)])
+    train = np.setdiff1d(np.arange(len(y)), test)
+    return rng.permutation(train), rng.permutation(test)
+
+
+def calibrated(arrays, origin: str) -> dict[str, np.ndarray] | None:
+    """The first 1,413 images of the training split, 284 of them held out as x_test (stratified, seeded); None when
+    `arrays` already have the shared subset's sizes (1,129 and 284). `origin` ("keras" or "data-dir") is not used."""
+    n_train, n_test = len(arrays["x_train"]), len(arrays["x_test"])
+    if (n_train, n_test) == (CALIBRATED_TRAIN, CALIBRATED_TEST):
+        return None  # fashion_mnist_subset.npz itself
+    if n_train < CALIBRATED_IMAGES:
+        raise DataError(f"fashion_mnist from {origin} has {n_train:,} training images: too few for the calibrated "
+                        f"subset, the first {CALIBRATED_IMAGES:,} of the official training split. Use subset `full` "
+                        "with this data, or give the full dataset.")
+    x, y = arrays["x_train"][:CALIBRATED_IMAGES], arrays["y_train"][:CALIBRATED_IMAGES]
+    train, test = stratified_split(np.asarray(y), CALIBRATED_TEST, CALIBRATED_SEED)
+    return {"x_train": x[train], "y_train": y[train], "x_test": x[test], "y_test": y[test]}
+
+
 # --------------------------------------------------------------------------- preparation
 def prepare(raw: RawData, options: DataOptions) -> Prepared:
     """Pixels scaled to [0, 1]; a seeded split of x_train gives the validation part."""
@@ -262,5 +302,6 @@ DATASET = register_dataset(DatasetDef(
     read_file=read_file,
     from_keras=from_keras,
     synthetic=synthetic,
+    calibrated=calibrated,
     prepare=prepare,
 ))

@@ -4,6 +4,11 @@ Files in a data directory, tried in order: `imdb_subset.npz` (the shared subset)
 Both hold `x_train`, `x_test` (object arrays of integer word-id lists in Keras' word-index encoding) and
 `y_train`, `y_test` (0/1). Preparation: `multi_hot` over ids < `word_num`; validation on `x_test`.
 
+Calibrated subset (`DataOptions.subset="calibrated"`, :func:`calibrated`): what `imdb_subset.npz` holds, made from
+the full data -- the first 5,000 training and first 1,000 test reviews of `keras.datasets.imdb.load_data()`, ids
+>= 500 mapped to 2 (out-of-vocabulary). Keras' own `imdb.npz` as downloaded (ids by frequency, no start token) is
+first encoded as `load_data()` does (:func:`keras_encoding`).
+
 Embedded look-alike, :func:`synthetic_imdb` -- reviews in Keras' word-index encoding (vocabulary cap 500).
 Sixteen frequent "sentiment" ids among 10..99 carry the signal; every other id is nuisance
 (topic mixture + per-review noise).  Exactly :data:`IMDB_LABEL_NOISE` of each split's labels
@@ -19,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import preprocessing as pp
+from ..errors import DataError
 from ._common import (DataOptions, DatasetDef, Prepared, RawData, _fail, _validate_labels, read_npz,
                       register_dataset, validate_npz_layout)
 
@@ -32,6 +38,11 @@ IMDB_LABEL_NOISE = 0.2
 
 #: Vocabulary cap of the imdb look-alike, as in ``imdb_subset.npz``: every id is < 500.
 IMDB_VOCAB = 500
+
+#: The calibrated subset (imdb_subset.npz): the first this many training and test reviews of `load_data()`.
+CALIBRATED_TRAIN, CALIBRATED_TEST = 5000, 1000
+# keras.datasets.imdb.load_data()'s defaults: shuffle seed, start token, out-of-vocabulary id, offset of word ids
+KERAS_SEED, START, OOV, INDEX_FROM = 113, 1, 2, 3
 
 _IMDB_N_TRAIN = 2500
 _IMDB_N_TEST = 1000
@@ -166,6 +177,59 @@ def synthetic(seed: int) -> dict[str, np.ndarray]:
     return validate_arrays(synthetic_imdb(seed), "synthetic_imdb")
 
 
+# --------------------------------------------------------------------------- the calibrated subset
+def _reviews(seqs) -> np.ndarray:
+    out = np.empty(len(seqs), dtype=object)
+    out[:] = list(seqs)
+    return out
+
+
+def is_raw_keras_file(arrays) -> bool:
+    """Keras' own `imdb.npz` as downloaded: word ids by frequency (3 is "a"), no start token.
+
+    `load_data()` starts every review with 1 and offsets word ids by 3, so 3 never occurs in its output; the raw
+    file holds 3 in nearly every review.
+    """
+    seqs = (*arrays["x_train"], *arrays["x_test"])
+    return (any(len(s) == 0 or s[0] != START for s in seqs)
+            and any(bool((np.asarray(s) == INDEX_FROM).any()) for s in seqs))
+
+
+def keras_encoding(arrays) -> dict[str, np.ndarray]:
+    """What `keras.datasets.imdb.load_data()` makes of Keras' raw `imdb.npz`: the training and then the test part
+    shuffled by one `np.random.RandomState(113)`, each review given the start token 1 and its ids offset by 3."""
+    rng = np.random.RandomState(KERAS_SEED)
+    out = {}
+    for part in ("train", "test"):
+        x, y = arrays[f"x_{part}"], np.asarray(arrays[f"y_{part}"])
+        order = np.arange(len(x))
+        rng.shuffle(order)
+        out[f"x_{part}"] = _reviews(np.concatenate([[START], np.asarray(x[i], np.int64) + INDEX_FROM]) for i in order)
+        out[f"y_{part}"] = y[order]
+    return out
+
+
+def calibrated(arrays, origin: str) -> dict[str, np.ndarray] | None:
+    """The first 5,000 training and 1,000 test reviews, ids >= 500 mapped to 2, as `imdb_subset.npz` was made;
+    None when `arrays` already are that subset. `origin`: "keras" (load_data()'s output) or "data-dir"."""
+    encoded = origin == "data-dir" and is_raw_keras_file(arrays)
+    if encoded:
+        arrays = keras_encoding(arrays)
+    n_train, n_test = len(arrays["x_train"]), len(arrays["x_test"])
+    if n_train < CALIBRATED_TRAIN or n_test < CALIBRATED_TEST:
+        raise DataError(f"imdb from {origin} has {n_train:,} training and {n_test:,} test reviews: too few for the "
+                        f"calibrated subset, the first {CALIBRATED_TRAIN:,} and {CALIBRATED_TEST:,} of "
+                        "keras.datasets.imdb.load_data(). Use subset `full` with this data, or give the full dataset.")
+    x_train, x_test = arrays["x_train"][:CALIBRATED_TRAIN], arrays["x_test"][:CALIBRATED_TEST]
+    if (not encoded and (n_train, n_test) == (CALIBRATED_TRAIN, CALIBRATED_TEST)
+            and all(np.asarray(s).max(initial=0) < IMDB_VOCAB for s in (*x_train, *x_test))):
+        return None  # imdb_subset.npz itself
+    capped = {k: _reviews(np.where(np.asarray(s) >= IMDB_VOCAB, OOV, np.asarray(s)) for s in x)
+              for k, x in (("x_train", x_train), ("x_test", x_test))}
+    return {"x_train": capped["x_train"], "y_train": np.asarray(arrays["y_train"])[:CALIBRATED_TRAIN],
+            "x_test": capped["x_test"], "y_test": np.asarray(arrays["y_test"])[:CALIBRATED_TEST]}
+
+
 # --------------------------------------------------------------------------- preparation
 def prepare(raw: RawData, options: DataOptions) -> Prepared:
     """Multi-hot rows over ids < `options.word_num`, as the course's `vectorize_sequences`; validate on x_test."""
@@ -192,5 +256,6 @@ DATASET = register_dataset(DatasetDef(
     read_file=read_file,
     from_keras=from_keras,
     synthetic=synthetic,
+    calibrated=calibrated,
     prepare=prepare,
 ))
