@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Mapping
 
 from .config import TrainConfig, get_config, parse_seeds
-from .datasets import DataOptions
+from .datasets import DataOptions, check_subset
 from .errors import ConfigError, invalid, positive_int
 
 DEFAULT_SEEDS = "0-2"
@@ -35,16 +35,19 @@ class Settings:
     retrain: bool = False
     tf_threads: int | None = None  # TF threads per pytest-xdist worker (None: cores // workers)
     require_real: bool = False  # a missing real dataset fails the real-data tests instead of skipping them
+    subset: str = "full"  # real data: "calibrated" cuts full datasets to the shared subsets' samples (DataOptions)
 
     def __post_init__(self):
         get_config(self.tier)
+        check_subset(self.subset)
 
     @classmethod
     def resolve(cls, *, tier: str | None = None, seeds=None, data_dir: str | None = None, download: bool | None = None,
                 cache_dir: str | Path | None = None, retrain: bool = False, require_real: bool | None = None,
-                environ: Mapping[str, str] = os.environ) -> "Settings":
+                subset: str | None = None, environ: Mapping[str, str] = os.environ) -> "Settings":
         """Explicit arguments win; unset ones come from OVERFIT_TIER, OVERFIT_SEEDS, OVERFIT_DATA_DIR,
-        OVERFIT_DOWNLOAD, OVERFIT_CACHE_DIR, OVERFIT_TF_THREADS and OVERFIT_REQUIRE_REAL, then from the defaults."""
+        OVERFIT_DOWNLOAD, OVERFIT_CACHE_DIR, OVERFIT_TF_THREADS, OVERFIT_REQUIRE_REAL and OVERFIT_SUBSET, then from
+        the defaults."""
         threads = environ.get("OVERFIT_TF_THREADS") or None
         if threads is not None:
             try:
@@ -56,6 +59,8 @@ class Settings:
         cache = cache_dir if cache_dir is not None else environ.get("OVERFIT_CACHE_DIR") or default_cache_dir(environ)
         if not str(cache).strip():
             raise ConfigError(invalid("cache_dir", cache_dir, "a folder path", "Pass --cache-dir DIR or unset it."))
+        if subset is None:
+            subset = check_subset(environ.get("OVERFIT_SUBSET") or "full", "OVERFIT_SUBSET")
         return cls(
             tier=tier if tier is not None else environ.get("OVERFIT_TIER") or "fast",
             seeds=parse_seeds(seeds if seeds is not None else environ.get("OVERFIT_SEEDS") or DEFAULT_SEEDS),
@@ -63,7 +68,8 @@ class Settings:
             download=download if download is not None else environ.get("OVERFIT_DOWNLOAD", "").lower() in TRUE,
             cache_dir=Path(cache).expanduser(), retrain=bool(retrain), tf_threads=threads,
             require_real=(require_real if require_real is not None
-                          else environ.get("OVERFIT_REQUIRE_REAL", "").lower() in TRUE))
+                          else environ.get("OVERFIT_REQUIRE_REAL", "").lower() in TRUE),
+            subset=subset)
 
     @property
     def config(self) -> TrainConfig:
@@ -83,5 +89,5 @@ class Settings:
 
     def data_options(self, kind: str) -> DataOptions:
         if kind == "real":
-            return DataOptions(kind="real", data_dir=self.data_dir, download=self.download)
+            return DataOptions(kind="real", data_dir=self.data_dir, download=self.download, subset=self.subset)
         return DataOptions(kind=kind)
