@@ -1,6 +1,6 @@
 """The overfit-bench pytest plugin, registered through the ``pytest11`` entry point ``overfit_bench``.
 
-A repository with overfit-bench installed gets the options --tier, --seeds, --data-dir, --cache-dir
+A repository with overfit-bench installed gets the options --tier, --seeds, --data-dir, --subset, --cache-dir
 and --retrain (resolved once, with the OVERFIT_* variables, into one `Settings`); the markers
 ``training``, ``real_data`` and ``overfit_checks`` (what `parametrize_with_checks` returns, expanded
 here into one case per check, variants, data kind and seed); the fixtures ``suite``,
@@ -31,6 +31,9 @@ def _enable_real() -> str:
 def pytest_addoption(parser):
     group = parser.getgroup("overfit-bench")
     group.addoption("--data-dir", default=None, help="folder with the real datasets (default: $OVERFIT_DATA_DIR)")
+    group.addoption("--subset", default=None,
+                    help="real data: full (default; or $OVERFIT_SUBSET) or calibrated (full datasets cut to the "
+                         "sizes and samples of the shared subsets the thresholds were calibrated on)")
     group.addoption("--tier", default=None, help="training tier for property tests: fast (default; or "
                     "$OVERFIT_TIER), full (the course's own epochs; tens of minutes) or smoke (seconds; plumbing only)")
     group.addoption("--seeds", default=None,
@@ -55,7 +58,7 @@ def pytest_configure(config):
     try:
         settings = Settings.resolve(tier=config.getoption("--tier"), seeds=config.getoption("--seeds"),
                                     data_dir=config.getoption("--data-dir"), cache_dir=config.getoption("--cache-dir"),
-                                    retrain=config.getoption("--retrain"))
+                                    retrain=config.getoption("--retrain"), subset=config.getoption("--subset"))
     except ConfigError as e:
         raise pytest.UsageError(str(e)) from None
     config.stash[SETTINGS] = settings
@@ -70,8 +73,8 @@ def settings_of(config) -> "Settings":
 def pytest_report_header(config):
     s = settings_of(config)
     return (f"overfit-bench: tier {s.tier}, seeds {','.join(map(str, s.seeds))} (reproduce one with "
-            f"--seeds N or OVERFIT_SEEDS=N), real data {s.data_dir or ('download' if s.download else 'off')}, "
-            f"record cache {s.cache_dir}")
+            f"--seeds N or OVERFIT_SEEDS=N), real data {s.data_dir or ('download' if s.download else 'off')}"
+            f"{f' ({s.subset} subset)' if s.subset != 'full' and s.real_available else ''}, record cache {s.cache_dir}")
 
 
 def pytest_generate_tests(metafunc):
@@ -197,6 +200,8 @@ def suite(overfit_settings):
 def real_data_dir(overfit_settings) -> Path:
     """The real data folder; tests that need it skip with a reason that says how to enable them."""
     if not overfit_settings.data_dir:
+        if overfit_settings.download:  # the real data comes from keras.datasets: none missing, but no folder to read
+            pytest.skip("no real data folder (--data-dir or OVERFIT_DATA_DIR); the real data comes from keras.datasets")
         overfit_settings.missing_real(_enable_real())
     path = Path(overfit_settings.data_dir)
     if not path.is_dir():

@@ -41,7 +41,7 @@ def test_root_conftest_leaves_everything_to_the_plugin():
 
 def test_options_markers_and_header(third_party):
     help_text = third_party.runpytest("--help").stdout.str()
-    for option in ("--tier", "--seeds", "--data-dir", "--cache-dir", "--retrain"):
+    for option in ("--tier", "--seeds", "--data-dir", "--subset", "--cache-dir", "--retrain"):
         assert option in help_text
     third_party.runpytest("--markers").stdout.fnmatch_lines(["@pytest.mark.real_data:*", "@pytest.mark.training:*",
                                                              "@pytest.mark.overfit_checks(*"])
@@ -55,6 +55,7 @@ def test_options_markers_and_header(third_party):
 @pytest.mark.parametrize("args,message", [
     (["--seeds", "3-1"], "Invalid value received for `seeds`*Received: seeds='3-1'*"),
     (["--tier", "huge"], "Invalid value received for `tier`*one of fast, full, smoke*"),
+    (["--subset", "half"], "Invalid value received for `subset`*one of full, calibrated*Received: subset='half'*"),
 ])
 def test_bad_options_are_usage_errors(third_party, args, message):
     result = third_party.runpytest(*args)
