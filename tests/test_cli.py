@@ -68,6 +68,7 @@ def test_run_gates_on_the_checks(tmp_path, capsys, monkeypatch, passed, code):
     (["run", "--datasets", "mnist"], "dataset='mnist'"),
     (["run", "--variants", "huge"], "variant='huge'"),
     (["run", "--data", "real", "--data-dir", "/nonexistent/dir"], "data_dir='/nonexistent/dir'"),
+    (["run", "--data", "real", "--subset", "half"], "subset='half'"),
 ])
 def test_usage_errors_exit_2_with_one_line(tmp_path, capsys, argv, needle):
     assert main([*argv, "--out", str(tmp_path / "o")]) == 2
