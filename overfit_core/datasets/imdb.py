@@ -179,8 +179,9 @@ def synthetic(seed: int) -> dict[str, np.ndarray]:
 
 # --------------------------------------------------------------------------- the calibrated subset
 def _reviews(seqs) -> np.ndarray:
+    seqs = list(seqs)
     out = np.empty(len(seqs), dtype=object)
-    out[:] = list(seqs)
+    out[:] = seqs
     return out
 
 
