@@ -87,6 +87,16 @@ def test_parametrize_with_checks_takes_the_sessions_seeds_and_fixtures_teach(thi
     result.stdout.fnmatch_lines(["*real datasets required (OVERFIT_REQUIRE_REAL=1) but not configured*"])
 
 
+def test_download_only_skips_the_data_folder_tests_and_the_header_names_the_subset(third_party, monkeypatch):
+    third_party.makepyfile("def test_needs_real(real_data_dir):\n    pass\n")
+    for name, value in (("OVERFIT_DOWNLOAD", "1"), ("OVERFIT_REQUIRE_REAL", "1"), ("OVERFIT_SUBSET", "calibrated")):
+        monkeypatch.setenv(name, value)  # the GitHub workflow: real data from keras.datasets, nothing missing
+    result = third_party.runpytest("-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*real data download (calibrated subset), record cache *",
+                                 "*no real data folder*the real data comes from keras.datasets*"])
+
+
 @pytest.mark.training
 def test_property_cases_train_and_the_run_counts_checks_per_variant(third_party, tmp_path):
     third_party.makepyfile("""
