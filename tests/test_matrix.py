@@ -232,6 +232,27 @@ def workflow_commands() -> list[tuple[str, list[str], str]]:
     return out
 
 
+def test_workflow_tests_on_the_official_datasets_cut_to_the_calibrated_subsets():
+    """The tests job downloads the official datasets with keras.datasets into a cached folder, then runs the suite
+    with OVERFIT_DOWNLOAD=1 (or a data directory), OVERFIT_REQUIRE_REAL=1 and OVERFIT_SUBSET=calibrated."""
+    from overfit_core.settings import Settings
+
+    wf = workflow()
+    job = wf["jobs"]["tests"]
+    steps = job["steps"]
+    suite = [i for i, s in enumerate(steps) if re.search(r"\btox -e \$\{\{ matrix.tox-env \}\}", s.get("run", ""))]
+    assert len(suite) == 1, "expected one step that runs the suite with `tox -e ${{ matrix.tox-env }}`"
+    env = {k: str(v) for k, v in {**wf.get("env", {}), **job.get("env", {}), **steps[suite[0]].get("env", {})}.items()}
+    settings = Settings.resolve(environ=env)
+    assert env.get("OVERFIT_REQUIRE_REAL") == "1" and settings.require_real
+    assert env.get("OVERFIT_SUBSET") == "calibrated" and settings.subset == "calibrated"
+    assert env.get("OVERFIT_DOWNLOAD") == "1" or env.get("OVERFIT_DATA_DIR"), "the suite step needs real data"
+    cache = [i for i, s in enumerate(steps) if s.get("uses", "").startswith("actions/cache@")]
+    download = [i for i, s in enumerate(steps) if "tools/download_datasets.py" in s.get("run", "")]
+    assert cache and download and cache[0] < download[0] < suite[0], "cache, then download, then the suite"
+    assert steps[cache[0]]["with"]["path"] == "~/.keras/datasets" and steps[cache[0]]["with"]["key"]
+
+
 def test_workflow_actions_are_pinned_to_a_major_version():
     for job in workflow()["jobs"].values():
         for step in job["steps"]:

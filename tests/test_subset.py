@@ -276,3 +276,17 @@ def test_the_shared_subsets_are_their_own_calibrated_subsets(real_data_dir, name
     if not full.source.endswith(("_subset.npz", "boston.csv")):
         pytest.skip(f"{full.source} is not a shared subset file")
     assert (cut.sha256, cut.source, cut.subset) == (full.sha256, full.source, "calibrated")
+
+
+def test_download_tool_prints_the_calibrated_sizes(fake_keras, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "download_datasets.py"  # the workflow's download step
+    spec = importlib.util.spec_from_file_location("download_datasets", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.main() == 0
+    out = capsys.readouterr().out
+    assert "imdb: keras.datasets.imdb (calibrated subset)" in out and "5,000 training and 1,000 test samples" in out
+    assert "1,129 training and 284 test samples" in out and "boston: " in out and "506 rows" in out
