@@ -175,6 +175,14 @@ def test_workflow_parses_and_runs_on_pushes_and_pull_requests():
     assert {"tests", "bench"} <= set(wf["jobs"])
 
 
+def test_the_full_tier_runs_weekly_on_the_real_data():
+    wf = workflow()
+    triggers = wf.get("on", wf.get(True))
+    assert triggers["schedule"] and "schedule" in wf["jobs"]["full-tier"]["if"]
+    runs = " ".join(step.get("run", "") for step in wf["jobs"]["full-tier"]["steps"])
+    assert "overfit-bench run --data real --tier full --seeds 0-19" in runs
+
+
 def test_workflow_matrix_is_exactly_supported_tf():
     entries = _matrices()["tests"]
     assert [e["tf"] for e in entries] == list(SUPPORTED_TF), "the tests job's matrix must list SUPPORTED_TF"
