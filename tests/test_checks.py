@@ -231,10 +231,12 @@ def test_lr_too_high_needs_a_live_sane_model():
     jitter = (100.0,) + (30.0, 60.0) * 15  # 15 rises in 31 epochs
     live_sane = (100.0, 20, 12, 11) + tuple(10.0 - 0.01 * i for i in range(27))
     consts = {"constant_val_loss": 100.0, "constant_train_loss": 90.0}
-    high = rec("tiny_lr_high", val=jitter, train=jitter, evaluation=consts)
-    assert check_lr_too_high_is_jittery(high, rec("tiny", val=live_sane, train=live_sane, evaluation=consts)).passed
+    high = rec("tiny_lr_high", val=jitter, train=jitter, evaluation=consts, data_kind="real")
+    sane = rec("tiny", val=live_sane, train=live_sane, evaluation=consts, data_kind="real")
+    assert check_lr_too_high_is_jittery(high, sane).passed
     dead_sane = (100.0, 99, 98.5) + tuple(98.4 - 0.001 * i for i in range(28))
-    result = check_lr_too_high_is_jittery(high, rec("tiny", val=dead_sane, train=dead_sane, evaluation=consts))
+    result = check_lr_too_high_is_jittery(high, rec("tiny", val=dead_sane, train=dead_sane, evaluation=consts,
+                                                    data_kind="real"))
     assert not result.passed and "live" in result.threshold
 
 
