@@ -133,6 +133,21 @@ def table(entries, cal_rates, held_rates) -> str:
     return "\n".join(lines) + "\n"
 
 
+DOC_HEADER = """# Effect sizes: calibration (seeds 0-19) and held-out (seeds 100-119) tables
+
+Written by `python tools/calibrate.py cal-real cal-synthetic --write --rederive --doc docs/effects.md` (docs/properties.md):
+{versions}, the real subsets of `../shared/data` and the synthetic look-alikes.
+Margins: the effect's room to its per-seed threshold as a share of the threshold's strength (or a side condition's, if smaller).
+
+"""
+
+
+def _versions(records) -> str:
+    seen = {(r.versions.get("tensorflow"), r.versions.get("keras"), r.config.tier) for rs in records.values()
+            for r in rs.values()}
+    return "; ".join(f"TF {tf}, Keras {k}, {tier} tier" for tf, k, tier in sorted(seen))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dirs", nargs="+")
@@ -193,7 +208,7 @@ def main(argv=None) -> int:
         text += table(redone, {k: v for k, v in both_rates.items() if f"{k[0]}|{k[1]}|{k[2]}|{k[3]}" in redone}, {})
     print(text)
     if a.doc:
-        atomic_write(a.doc, text)
+        atomic_write(a.doc, DOC_HEADER.format(versions=_versions(records)) + text)
     return 0
 
 
