@@ -24,7 +24,8 @@ from .checks import CHECKS, GAP_WINDOW, TAIL, THRESHOLDS, Binding, bindings, eff
 from .config import get_config
 from .datasets import DATASETS, DataOptions, Dataset, check_dataset_name, get_dataset, load_dataset
 from .errors import ConfigError, invalid
-from .training import EPSILON, NEAR_ZERO, PROBE_BATCH, TRAIN_EVAL, check_seed, plan, pointwise_scores
+from .training import (EPSILON, NEAR_ZERO, PROBE_BATCH, TRAIN_EVAL, check_seed, constant_predictor, plan,
+                       pointwise_scores)
 from .variants import VariantSpec, variants_for
 
 
@@ -336,28 +337,6 @@ class TrainEval(keras.callbacks.Callback):
             self.curves.setdefault("$train_eval" + k, []).append(v)
 '''
 
-_CONSTANT = {
-    "regression": '''
-def constant_predictor(y_train, y_val):
-    """MSE of the training mean: the bar a model must beat."""
-    yt, yv = np.asarray(y_train, np.float64).reshape(-1), np.asarray(y_val, np.float64).reshape(-1)
-    mean = yt.mean()
-    return {"constant_train_loss": float(np.mean((yt - mean) ** 2)),
-            "constant_val_loss": float(np.mean((yv - mean) ** 2))}
-''',
-    "classification": '''
-def constant_predictor(y_train, y_val):
-    """Cross-entropy of the training class frequencies, and the majority class's accuracy: the bars to beat."""
-    yt, yv = np.asarray(y_train, np.float64).reshape(-1), np.asarray(y_val, np.float64).reshape(-1)
-    labels_t, labels_v = yt.astype(np.int64), yv.astype(np.int64)
-    prior = np.bincount(labels_t, minlength=int(max(labels_t.max(), labels_v.max())) + 1) / len(labels_t)
-    prior = np.clip(prior, 1e-7, 1.0)
-    return {"constant_train_loss": float(-np.mean(np.log(prior[labels_t]))),
-            "constant_val_loss": float(-np.mean(np.log(prior[labels_v]))),
-            "chance_val_accuracy": float(np.mean(labels_v == int(np.argmax(prior))))}
-''',
-}
-
 _FIT = '''
 def fit(name, build, make_optimizer, batch_size, epochs, max_train_samples, shuffle_labels, early_stopping_patience,
         data, **facts):
@@ -395,7 +374,7 @@ $probe_curves
         elif early_stopping_patience is not None:  # the restored (best) weights, evaluated afresh
             scores = model.evaluate(x_val, y_val, batch_size=batch_size, verbose=0, return_dict=True)
             evaluation["restored_val_loss"] = float(scores["loss"])
-        evaluation.update(constant_predictor(y[:n_fit], y_v))
+        evaluation.update(constant_predictor(TASK, y[:n_fit], y_v))
         kernels = []
         for layer in model.layers:
             if isinstance(layer, keras.layers.Dense):
@@ -598,7 +577,6 @@ preprocessing (training samples cut to the largest cap among the variants; each 
                      "        probe = TrainEval(x[:n_probe], y[:n_probe])\n"
                      "        callbacks.append(probe)") if probe else _EMPTY,
         probe_curves="        history.update(probe.curves)" if probe else _EMPTY))
-    task_kind = "regression" if ds.task == "regression" else "classification"
     effect_row = (f"EFFECT = {(effect.name, effect.direction, effect.null)!r}  # (effect size, passing side, value "
                   "without the mechanism)" if effect is not None else "EFFECT = None  # an exact check")
 
@@ -639,7 +617,7 @@ preprocessing (training samples cut to the largest cap among the variants; each 
                                                  pointwise_scores=inspect.getsource(pointwise_scores).strip(),
                                                  train_eval=TRAIN_EVAL).strip("\n"))
     parts += [
-        _CONSTANT[task_kind].strip("\n"),
+        inspect.getsource(constant_predictor).strip("\n"),
         fit.strip("\n"),
         Template(_HELPERS).substitute(train_eval=TRAIN_EVAL).strip("\n"),
         judge,
