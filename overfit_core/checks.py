@@ -10,6 +10,7 @@ seeds (docs/properties.md).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -83,15 +84,23 @@ def calibration() -> Mapping[str, Mapping]:
         return {}
 
 
-def effect_threshold(check: str, label: str, kind: str, tier: str = "fast", *, across: bool = False
-                     ) -> tuple[float, str]:
+def _specs(runs) -> tuple:
+    return tuple(r.spec for r in runs)
+
+
+def effect_threshold(check: str, label: str, kind: str, tier: str = "fast", *, across: bool = False,
+                     specs: Sequence[VariantSpec] | None = None) -> tuple[float, str]:
     """(threshold, where it came from) for `check` on the variants `label` with `kind` data at `tier`: per seed,
     or with `across` the one the median over seeds must clear (`effects.py`).
 
-    Thresholds are calibrated for the built-in variants' bindings (tools/calibrate.py); any other binding (a
-    user's variants) or tier is judged on the sign of its effect until calibrated.
+    Thresholds are calibrated for the built-in variants' bindings as registered (tools/calibrate.py); any other
+    binding (a user's variants, or `specs` that differ from the registered ones, e.g. fewer epochs) or tier is
+    judged on the sign of its effect (or the property's definition) until calibrated.
     """
-    entry = calibration().get(f"{check}|{label}|{kind}|{tier}")
+    from .variants import VARIANTS
+
+    registered = specs is None or all(VARIANTS.get(s.name) == s for s in specs)
+    entry = calibration().get(f"{check}|{label}|{kind}|{tier}") if registered else None
     field = "median_threshold" if across else "threshold"
     if entry is None:
         effect = CHECKS[check].effect
@@ -127,6 +136,7 @@ class CheckResult:
     data_kind: str = ""
     seed: int = -1
     tier: str = "fast"
+    calibrated: bool = False  # its effect threshold comes from the calibration (effect_thresholds.json)
 
     @property
     def label(self) -> str:
@@ -207,7 +217,7 @@ def judged(check: str, value: float, runs: Sequence[RunRecord], detail: str, mea
     of the threshold's strength (0.5: the effect is 1.5x as strong as required), or a condition's if smaller."""
     effect = CHECKS[check].effect
     label = "-".join(dict.fromkeys(r.variant for r in runs))
-    thr, source = effect_threshold(check, label, runs[0].data_kind, runs[0].config.tier)
+    thr, source = effect_threshold(check, label, runs[0].data_kind, runs[0].config.tier, specs=_specs(runs))
     s_thr = effect.strength(thr)
     s_val = effect.strength(value) if not math.isnan(value) else -math.inf
     margin = (s_val - s_thr) / s_thr if s_thr > 0 else slack(s_thr, s_val)
@@ -217,7 +227,8 @@ def judged(check: str, value: float, runs: Sequence[RunRecord], detail: str, mea
         margin = min(margin, m)
     text = f"{effect.name} {effect.direction} {thr:.4g} ({source})"
     text = "; ".join([text, *(c for _, _, c in conditions)])
-    return _result(check, ok, {**measured, effect.name: value}, text, runs, detail, margin, value, thr)
+    result = _result(check, ok, {**measured, effect.name: value}, text, runs, detail, margin, value, thr)
+    return dataclasses.replace(result, calibrated=source.startswith(("calibrated", "sign only: the calibration")))
 
 
 # --- registry and binding ---------------------------------------------------------------------
@@ -468,7 +479,7 @@ def check_optimizers_both_learn(rmsprop: RunRecord, adam: RunRecord) -> CheckRes
 def _live(r: RunRecord) -> tuple[bool, float, str]:
     """A side condition: `r` beats the constant predictor on validation as `beats_constant_predictor` requires."""
     value = ratio(tail(r.curve("val_loss")), _constant(r, "constant_val_loss"))
-    thr, _ = effect_threshold("beats_constant_predictor", r.variant, r.data_kind, r.config.tier)
+    thr, _ = effect_threshold("beats_constant_predictor", r.variant, r.data_kind, r.config.tier, specs=_specs([r]))
     return (bool(value < thr), slack(value, thr), f"{r.variant} live: val_loss < {thr:.3g} x the constant predictor's")
 
 

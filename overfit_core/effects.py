@@ -68,7 +68,9 @@ def across_seeds(results: Iterable[CheckResult], level: float | None = None,
     out = []
     for (check, label, kind), rs in group(results).items():
         effect = CHECKS[check].effect
-        thr, _ = effect_threshold(check, label, kind, rs[0].tier, across=True)
+        # an uncalibrated binding (a user's, or specs changed from the registered ones) keeps its per-seed threshold
+        thr = effect_threshold(check, label, kind, rs[0].tier, across=True)[0] if rs[0].calibrated \
+            else rs[0].effect_threshold
         v = threshold_verdict([r.effect for r in rs], thr, effect.direction, level)
         state = v.state if len(rs) >= min_seeds else "inconclusive"
         out.append(SeedsVerdict(check, label, kind, state, v.median, v.low, v.high, thr, effect.direction, level,

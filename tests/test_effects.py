@@ -7,7 +7,7 @@ from overfit_core.checks import CheckResult
 from overfit_core.effects import across_seeds, sequential, table
 
 
-def result(effect, seed, check="dropout_narrows_gap", threshold=0.8, passed=None, kind="real"):
+def result(effect, seed, check="dropout_narrows_gap", threshold=0.8, passed=None, kind="real"):  # noqa: D103
     return CheckResult(check, effect < threshold if passed is None else passed, {}, "", "", effect=effect,
                        effect_threshold=threshold, variants=("dropout", "reg_base"), data_kind=kind, seed=seed)
 

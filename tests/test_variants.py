@@ -59,7 +59,7 @@ def test_course_architectures():
     assert get_variant("overfit").hidden == (1024, 512, 512, 512)
     assert get_variant("basic").hidden == (256, 128)
     assert {get_variant(n).hidden for n in ("reg_base", "l1", "l2", "dropout")} == {(128, 128)}
-    assert get_variant("tiny").learning_rate == 0.08 and get_variant("tiny").hidden == (2,)
+    assert get_variant("tiny").learning_rate == 0.02 and get_variant("tiny").hidden == (8,)  # docs/properties.md
     assert {s.batch_size for s in variants_for("imdb")} == {500}
 
 
