@@ -133,9 +133,9 @@ def table(entries, cal_rates, held_rates) -> str:
     return "\n".join(lines) + "\n"
 
 
-DOC_HEADER = """# Effect sizes: calibration (seeds 0-19) and held-out (seeds 100-119) tables
+DOC_HEADER = """# Effect sizes: calibration (seeds {cal}) and held-out (seeds {held}) tables
 
-Written by `python tools/calibrate.py cal-real cal-synthetic --write --rederive --doc docs/effects.md` (docs/properties.md):
+Written by `python tools/calibrate.py {command}` (docs/properties.md):
 {versions}, the real subsets of `../shared/data` and the synthetic look-alikes.
 Margins: the effect's room to its per-seed threshold as a share of the threshold's strength (or a side condition's, if smaller).
 
@@ -160,12 +160,17 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     records = load(a.dirs)
     cal_seeds, held_seeds = set(parse_seeds(a.calibration_seeds)), set(parse_seeds(a.held_out_seeds))
+    tiers = {tier for (_, tier, _) in records}
     entries = derive(results(records, cal_seeds))
+    for e in entries.values():
+        e["calibration_seeds"], e["held_out_seeds"] = a.calibration_seeds, a.held_out_seeds
+    # Entries of tiers these records do not hold are kept (each tier is calibrated by its own invocation).
+    kept = {k: v for k, v in checks.calibration().items() if v.get("tier") not in tiers}
 
     def write():
         atomic_write(checks.CALIBRATION_FILE, json.dumps({
-            "schema": 1, "calibration_seeds": a.calibration_seeds, "rule": __doc__.split("The rule")[1].strip(),
-            "entries": entries}, indent=1, sort_keys=True) + "\n")
+            "schema": 1, "rule": __doc__.split("The rule")[1].strip(),
+            "entries": {**kept, **entries}}, indent=1, sort_keys=True) + "\n")
 
     def record_failures(seeds, keys=None):
         """Seeds (of `seeds`) that fail a binding become strict expected failures of that seed, with the evidence."""
@@ -208,7 +213,10 @@ def main(argv=None) -> int:
         text += table(redone, {k: v for k, v in both_rates.items() if f"{k[0]}|{k[1]}|{k[2]}|{k[3]}" in redone}, {})
     print(text)
     if a.doc:
-        atomic_write(a.doc, DOC_HEADER.format(versions=_versions(records)) + text)
+        command = " ".join(["RECORD_DIRS", *(x for x in (argv if argv is not None else sys.argv[1:])
+                                            if x.startswith("--") or not Path(x).is_dir())])
+        atomic_write(a.doc, DOC_HEADER.format(versions=_versions(records), cal=a.calibration_seeds,
+                                              held=a.held_out_seeds, command=command) + text)
     return 0
 
 
