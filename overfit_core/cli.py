@@ -314,7 +314,7 @@ def cmd_run(args) -> int:
     if across:
         from .effects import table
 
-        print("\nacross seeds (median effect against its calibrated threshold):")
+        print("\nacross seeds (median effect and its interval against the median threshold; the sign where not calibrated):")
         for line in table(across):
             print(line)
     print(f"wrote {len(records)} records to {out / 'records'}, report {path} and {html.name}")
