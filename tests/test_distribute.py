@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -76,6 +78,9 @@ def test_train_under_a_strategy_builds_in_its_scope_and_keys_records_apart():
     # A fresh process: once, in a pytest-xdist worker that had trained other models, Keras 3.15's
     # evaluate() under this strategy segfaulted and took the worker down.
     done = subprocess.run([sys.executable, "-c", STRATEGY_CHILD], capture_output=True, text=True, timeout=600)
+    if done.returncode == -signal.SIGSEGV:  # the same segfault, seen again in a fresh child on a loaded machine
+        warnings.warn("the strategy child segfaulted (TensorFlow under tf.distribute); ran it once more")
+        done = subprocess.run([sys.executable, "-c", STRATEGY_CHILD], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
 
 
