@@ -340,7 +340,7 @@ def _throughput(base_bench, head_bench, tolerance: float) -> tuple[dict[str, Any
 
 
 def _side(found: RecordSet) -> dict[str, Any]:
-    versions = {k: sorted({r.versions.get(k, "?") for r in found.records}) for k in ("tensorflow", "keras", "numpy")}
+    versions = {k: sorted({r.versions.get(k, "?") for r in found.records}) for k in ("tensorflow", "keras", "numpy", "backend")}
     return {"path": found.path, "kind": found.kind, "records": len(found.records), "versions": versions,
             "seeds": _seeds(r.seed for r in found.records),
             "cpu_model": found.environment.get("cpu_model") if found.environment else None}
@@ -447,7 +447,7 @@ def _intro(c: Comparison) -> list[str]:
     def side(name, d):
         v = d["versions"]
         return (f"- {name}: `{d['path']}` ({d['kind']}, {d['records']} records, seeds {d['seeds']}; TensorFlow "
-                f"{', '.join(v['tensorflow'])}, Keras {', '.join(v['keras'])})")
+                f"{', '.join(v['tensorflow'])}, Keras {', '.join(v['keras'])}, backend {', '.join(v.get('backend', ['?']))})")
 
     return [side("base", c.base), side("head", c.head),
             f"- statistics: {s['test']} per row, {s['correction']} over {s['rows_tested']} rows, alpha {s['alpha']:g}, "

@@ -1,6 +1,9 @@
-"""The one place that knows Keras 2 (TF 2.12-2.15) from Keras 3 (TF 2.16+).
+"""The one place that knows Keras 2 (TF 2.12-2.15) from Keras 3 (TF 2.16+), and Keras 3's backends.
 
-Everything else imports ``keras`` and ``tf`` from here and never branches on versions.
+Everything else imports ``keras`` (and, for what only TensorFlow has, ``tf``) from here and never branches on
+versions or backends. Keras 3 runs on TensorFlow, JAX or PyTorch (``KERAS_BACKEND``); TensorFlow is imported
+only on the TensorFlow backend, and ``tf`` on another backend raises `BackendError` naming the feature.
+TensorFlow-only here: tf.distribute (``strategies``, ``distribute``), the TF matmul probe, TF op determinism.
 """
 from __future__ import annotations
 
@@ -12,29 +15,84 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-if os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true", "yes"):
+from .errors import ConfigError  # noqa: E402
+
+LEGACY_KERAS = os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true", "yes")
+if LEGACY_KERAS:
     import tf_keras as keras  # noqa: F401  (the legacy Keras 2 package that tf.keras then points to)
 else:
     import keras  # noqa: F401  (Keras 2 on TF <= 2.15, where TF pins the `keras` package; Keras 3 after)
 
 KERAS_MAJOR = int(keras.__version__.split(".")[0])
+BACKEND = keras.backend.backend() if KERAS_MAJOR >= 3 else "tensorflow"  # Keras 3 reads KERAS_BACKEND
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+class BackendError(ConfigError):
+    """A TensorFlow-only feature was asked for on another Keras backend."""
+
+
+def tensorflow_only(feature: str):
+    """The `tensorflow` module for `feature`, or a BackendError saying how to get the TensorFlow backend."""
+    if BACKEND != "tensorflow":
+        raise BackendError(
+            f"{feature} needs TensorFlow, but Keras runs on backend={BACKEND!r} (KERAS_BACKEND="
+            f"{os.environ.get('KERAS_BACKEND', '')!r}). Expected the TensorFlow backend: unset KERAS_BACKEND or "
+            "set KERAS_BACKEND=tensorflow (with tensorflow installed) and run again.")
+    import tensorflow
+
+    return tensorflow
+
+
+def __getattr__(name):  # `from .compat import tf` imports TensorFlow only when, and where, it is used
+    if name == "tf":
+        return tensorflow_only("This feature (tf)")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _backend_version() -> str:
+    module = sys.modules.get(BACKEND) or __import__(BACKEND)
+    return str(getattr(module, "__version__", "?"))
+
+
+def _distribution_version(*names: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name in names:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            continue
+    return "none"
 
 
 def versions() -> dict[str, str]:
-    """Library versions that a run record must state."""
+    """Library versions that a run record must state: the backend and its library's version among them."""
+    tf_version = (_backend_version() if BACKEND == "tensorflow"
+                  else _distribution_version("tensorflow", "tensorflow-cpu", "tf-nightly"))
     return {
-        "tensorflow": tf.__version__,
+        "tensorflow": tf_version,
         "keras": keras.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
+        "backend": BACKEND,
+        "backend_version": _backend_version(),
     }
 
 
 def enable_op_determinism() -> None:
-    """Process-wide and irreversible in TF; on Keras 3 it also disables XLA jit_compile."""
-    tf.config.experimental.enable_op_determinism()
+    """Deterministic kernels, process-wide: TF's op determinism (on Keras 3 it also disables XLA jit_compile),
+    PyTorch's deterministic algorithms; JAX on CPU is deterministic already (on GPU, XLA_FLAGS must say
+    --xla_gpu_deterministic_ops=true before JAX starts, which this sets when it can)."""
+    if BACKEND == "tensorflow":
+        tensorflow_only("op determinism").config.experimental.enable_op_determinism()
+    elif BACKEND == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True)
+    elif "--xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true").strip()
 
 
 def history_dict(history) -> dict[str, list[float]]:
@@ -70,7 +128,7 @@ def multiworker_fit_problem() -> str | None:
     """Why `model.fit` cannot train under MultiWorkerMirroredStrategy with this Keras, or None if it can."""
     if KERAS_MAJOR < 3:
         return None
-    minor = ".".join(tf.__version__.split(".")[:2])
+    minor = ".".join(versions()["tensorflow"].split(".")[:2])
     return (f"Keras {keras.__version__}'s model.fit fails under MultiWorkerMirroredStrategy (it reduces whole "
             f"batches and scalar logs along axis 0; keras-team/keras#20585). Use the legacy Keras 2 there: "
             f"pip install 'tf-keras~={minor}.0' and set TF_USE_LEGACY_KERAS=1 in every worker.")

@@ -35,6 +35,7 @@ from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 
 from .errors import ConfigError, invalid
+from .records import stack
 
 ENV = "OVERFIT_FAULT"  # names the fault the start-up hook injects (read by `inject_from_environment` only)
 SITE_DIR = Path(__file__).resolve().parent / "_faults_site"  # holds the start-up hook, sitecustomize.py
@@ -560,7 +561,7 @@ def markdown(results: Sequence[FaultResult], *, command: str, versions: Mapping[
     lines = [
         "# Fault injection", "",
         f"`{command}`", "",
-        f"TensorFlow {versions.get('tensorflow', '?')}, Keras {versions.get('keras', '?')}, numpy "
+        f"{stack(versions)}, numpy "
         f"{versions.get('numpy', '?')}, Python {versions.get('python', '?')}; data {data}, tier {tier}, seeds "
         f"{','.join(map(str, seeds))}.", "",
         summary + ".", "",

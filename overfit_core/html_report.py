@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from .records import RunRecord, atomic_write
+from .records import RunRecord, atomic_write, stack
 from .verdicts import Verdict, by_check, case_label, check_verdict, is_failure, state, worst_margin
 
 BASE_KB, PER_ROW_KB, PER_PLOT_KB = 16, 1, 200
@@ -268,7 +268,8 @@ def _environment_section(records: Sequence[RunRecord], environment: Mapping[str,
     def values(key):
         return ", ".join(sorted({str(r.versions.get(key, "?")) for r in records})) or "–"
 
-    facts = {"TensorFlow": values("tensorflow"), "Keras": values("keras"), "numpy": values("numpy"),
+    facts = {"TensorFlow": values("tensorflow"), "Keras": values("keras"), "Keras backend": values("backend"),
+             "backend library": values("backend_version"), "numpy": values("numpy"),
              "Python": values("python"), "tier": ", ".join(sorted({r.config.tier for r in records})) or "–",
              "seeds": ", ".join(map(str, sorted({r.seed for r in records}))) or "–", "training runs": len(records)}
     rows = [f"<tr><th scope=\"row\">{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in {**facts, **environment}.items()]
@@ -311,7 +312,7 @@ def render_html(records: Sequence[RunRecord], verdicts: Sequence[Verdict], *, ti
     sub = f"{len(records)} training runs, tier {', '.join(tiers) or '–'}, seeds {', '.join(map(str, seeds)) or '–'}"
     if records:
         versions = records[0].versions
-        sub += f"; TensorFlow {versions.get('tensorflow', '?')}, Keras {versions.get('keras', '?')}"
+        sub += f"; {stack(records[0].versions)}"
     nav = " · ".join(f'<a href="#{_anchor(n, k)}">{_e(n)}</a>' for n, k in groups)
     return page(title, sub, f"{_banner(verdicts, records)}{_checks_section(verdicts, where)}"
                 f'<h2>Experiments</h2><p class="note">Loss curves (training dashed, validation solid; one line per '

@@ -19,6 +19,15 @@ from .variants import VariantSpec
 # 2: records carry their data kind and training plan; specs carry their epochs, configs only the tier and fit
 # options. Cache keys hold the schema, so records of schema 1 are never looked up again (delete them at will).
 SCHEMA = 2
+KEY_VERSIONS = ("tensorflow", "keras", "numpy", "backend", "backend_version")  # versions() entries in a cache key
+
+
+def stack(versions: Mapping[str, str]) -> str:
+    """'TensorFlow 2.21.0, Keras 3.15.1' or, on another Keras 3 backend, 'Keras 3.15.1 on jax 0.8.3'."""
+    keras, backend = versions.get("keras", "?"), versions.get("backend", "tensorflow")
+    if backend == "tensorflow":
+        return f"TensorFlow {versions.get('tensorflow', '?')}, Keras {keras}"
+    return f"Keras {keras} on {backend} {versions.get('backend_version', '?')}"
 
 
 def run_id(variant: str, dataset: str, seed: int, tier: str) -> str:
@@ -149,9 +158,9 @@ def writable_dir(text: str | Path, subdir: str) -> Path:
 
 def cache_key(spec: VariantSpec, config: TrainConfig, seed: int, data_sha256: str, data_params: Mapping,
               versions: Mapping[str, str], plan: Mapping[str, Any]) -> str:
-    """Records are reused only for the same spec, config, plan, seed, data and TF/Keras/numpy versions."""
+    """Records are reused only for the same spec, config, plan, seed, data, Keras backend and library versions."""
     payload = {"spec": spec.to_dict(), "config": config.to_dict(), "seed": seed, "data": data_sha256,
-               "data_params": dict(data_params), "versions": {k: versions[k] for k in ("tensorflow", "keras", "numpy")},
+               "data_params": dict(data_params), "versions": {k: versions.get(k, "") for k in KEY_VERSIONS},
                "plan": dict(plan), "schema": SCHEMA}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
 

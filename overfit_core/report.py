@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .records import RunRecord, atomic_write
+from .records import RunRecord, atomic_write, stack
 from .variants import experiments
 
 
@@ -95,7 +95,7 @@ def render_markdown(records: Sequence[RunRecord], *, title: str = "overfit-bench
     lines = [f"# {title}", ""]
     if records:
         v = records[0].versions
-        lines += [f"TensorFlow {v['tensorflow']}, Keras {v['keras']}, numpy {v['numpy']}, Python {v['python']}; "
+        lines += [f"{stack(v)}, numpy {v['numpy']}, Python {v['python']}; "
                   f"tier `{records[0].config.tier}`; seeds {sorted({r.seed for r in records})}.", ""]
         lines += ["| dataset | source | sha256 |", "|---|---|---|"]
         seen = {(r.dataset, r.data_source, r.data_sha256) for r in records}
