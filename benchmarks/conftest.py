@@ -26,6 +26,7 @@ THREAD_SETTINGS = {  # name -> worker settings; 0 lets TF choose (= the cores it
     "intra_op_1": {"intra": 1, "inter": 1},
     "onednn_off": {"intra": 0, "inter": 0, "onednn": False},
 }
+PRECISIONS = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}  # -> matmul dtype
 RESULTS = pytest.StashKey[dict]()
 SUITE_MEMORY = pytest.StashKey[dict]()  # test_memory.py's figures, for the summary
 CALIBRATIONS = pytest.StashKey["Calibration"]()  # the session's calibrations, for the summary
@@ -59,6 +60,9 @@ def pytest_addoption(parser):
                     help="make TensorFlow's matmul calibration FRACTION slower (each of its rounds sleeps that share "
                          "of its own duration), as a slowdown of TensorFlow's own matmul would; with "
                          "--bench-inject-slowdown, a regression the TF-normalised ratio divides away, e.g. 0.25")
+    group.addoption("--bench-precision", default="float32", choices=PRECISIONS,
+                    help="Keras dtype policy of every model: float32 (default) or a mixed policy (bfloat16 or float16 "
+                         "compute, float32 variables); the matmul calibration then runs in that compute dtype")
     group.addoption("--bench-memory-limit-mb", type=_megabytes, default=None, metavar="MB",
                     help="fail test_suite_peak_memory above this peak RSS of its training process (default: the "
                          "bound in benchmarks/test_memory.py)")
@@ -113,6 +117,11 @@ def _variants(config, default) -> tuple[str, ...]:
 
 def pytest_configure(config):
     config.stash[RESULTS] = {}
+    policy = config.getoption("--bench-precision", "float32")
+    if policy != "float32":
+        from overfit_core.compat import keras
+
+        keras.mixed_precision.set_global_policy(policy)
 
 
 def pytest_generate_tests(metafunc):
@@ -176,14 +185,14 @@ class Calibration:
 
     `tf_slowdown` is --bench-inject-tf-slowdown: the share each round of TensorFlow's matmul sleeps."""
 
-    def __init__(self, tf_slowdown: float = 0.0):
-        self.tf_slowdown = tf_slowdown
+    def __init__(self, tf_slowdown: float = 0.0, dtype: str = "float32"):
+        self.tf_slowdown, self.dtype = tf_slowdown, dtype
         self.peak_gflops: float | None = None
         self.numpy_gflops: float | None = None
         self.numpy_blas: str = ""
 
     def tf_probe(self) -> MatmulProbe:
-        return MatmulProbe(slowdown=self.tf_slowdown)
+        return MatmulProbe(slowdown=self.tf_slowdown, dtype=self.dtype)
 
     def peak(self) -> float:
         if self.peak_gflops is None:
@@ -194,7 +203,8 @@ class Calibration:
 
 @pytest.fixture(scope="session")
 def calibration(pytestconfig) -> Calibration:
-    pytestconfig.stash[CALIBRATIONS] = Calibration(pytestconfig.getoption("--bench-inject-tf-slowdown"))
+    pytestconfig.stash[CALIBRATIONS] = Calibration(pytestconfig.getoption("--bench-inject-tf-slowdown"),
+                                                   PRECISIONS[pytestconfig.getoption("--bench-precision")])
     return pytestconfig.stash[CALIBRATIONS]
 
 
@@ -224,7 +234,7 @@ def measure(request, bench, calibration):
     trains) is read, untimed, before the first timed round and after the last, and `memory_info` of the
     two goes into extra_info, with `memory_of` saying whose figures they are.
     """
-    from overfit_core.compat import versions
+    from overfit_core.compat import accelerator, versions
 
     def run(benchmark, target, *, samples: int, kind: str, setup=None, reference=None, rounds: int | None = None,
             flops_per_sample: int | None = None, memory=memory_sample, memory_of: str = "pytest process",
@@ -245,7 +255,9 @@ def measure(request, bench, calibration):
             target = _slowed(target, slowdown)
         benchmark.pedantic(target, setup=round_setup, rounds=rounds or bench.rounds, warmup_rounds=1)
         v = versions()
-        extra = {"kind": kind, "samples": int(samples), "tensorflow": v["tensorflow"], "keras": v["keras"], **info}
+        extra = {"kind": kind, "samples": int(samples), "tensorflow": v["tensorflow"], "keras": v["keras"],
+                 "backend": v["backend"], "backend_version": v["backend_version"], "accelerator": accelerator(),
+                 "precision": request.config.getoption("--bench-precision"), **info}
         timed = len(memory_at) - 1  # setup runs before the warm-up and each timed round (once when disabled)
         extra.update(memory_info(memory_at[min(1, timed)], memory(), max(timed, 0)), memory_of=memory_of)
         stats = timing(benchmark)

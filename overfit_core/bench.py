@@ -98,7 +98,7 @@ class _Probe:
     def flops(self) -> int:
         return self.repeats * matmul_flops(self.n)
 
-    def _once(self) -> None:
+    def _once(self) -> None:  # set by subclasses: one timed call
         raise NotImplementedError
 
     def __call__(self) -> None:
@@ -118,20 +118,59 @@ class _Probe:
 
 
 class MatmulProbe(_Probe):
-    """TensorFlow's float32 n x n matmul in a tf.function: the attainable arithmetic peak of the system under test."""
+    """The Keras backend's n x n matmul, compiled (TensorFlow: tf.function, JAX: jax.jit, PyTorch: eager) on the
+    device it trains on: the attainable arithmetic peak of the system under test.
 
-    def __init__(self, n: int = MATMUL_N, repeats: int = 1, slowdown: float = 0.0):
-        from .compat import tf
+    `dtype` is float32, or bfloat16/float16 for a mixed-precision run. `n` defaults to MATMUL_N on a CPU and to
+    GPU_MATMUL_N on a GPU, where a 2048 product is too short to reach the peak.
+    """
 
+    def __init__(self, n: int | None = None, repeats: int = 1, slowdown: float = 0.0, dtype: str = "float32"):
+        from .compat import BACKEND, accelerator
+
+        if dtype not in PROBE_DTYPES:
+            raise ValueError(invalid("dtype", dtype, f"one of {', '.join(PROBE_DTYPES)}"))
+        n = n or (GPU_MATMUL_N if accelerator() else MATMUL_N)
         super().__init__(n, repeats, slowdown)
-        gen = tf.random.Generator.from_seed(0)
-        self.a = gen.normal((n, n), dtype=tf.float32)
-        self.b = gen.normal((n, n), dtype=tf.float32) / math.sqrt(n)
-        self._fn = tf.function(lambda a, b: tf.reduce_sum(tf.linalg.matmul(a, b)))
-        self._fn(self.a, self.b).numpy()  # trace outside any timing
+        self.backend, self.dtype = BACKEND, dtype
+        self._once = getattr(self, f"_{BACKEND}")(n, dtype)
+        self._once()  # trace and compile outside any timing
 
-    def _once(self) -> None:
-        self._fn(self.a, self.b).numpy()
+    @staticmethod
+    def _tensorflow(n: int, dtype: str):
+        from .compat import tensorflow_only
+
+        tf = tensorflow_only("The TensorFlow matmul probe")
+        gen = tf.random.Generator.from_seed(0)
+        a = tf.cast(gen.normal((n, n)), dtype)
+        b = tf.cast(gen.normal((n, n)) / math.sqrt(n), dtype)
+        fn = tf.function(lambda a, b: tf.reduce_sum(tf.cast(tf.linalg.matmul(a, b), tf.float32)))
+        return lambda: fn(a, b).numpy()
+
+    @staticmethod
+    def _jax(n: int, dtype: str):
+        import jax
+        import jax.numpy as jnp
+
+        ka, kb = jax.random.split(jax.random.PRNGKey(0))
+        a = jax.random.normal(ka, (n, n), dtype)
+        b = (jax.random.normal(kb, (n, n), jnp.float32) / math.sqrt(n)).astype(dtype)
+        fn = jax.jit(lambda a, b: jnp.sum((a @ b).astype(jnp.float32)))
+        return lambda: fn(a, b).block_until_ready()
+
+    @staticmethod
+    def _torch(n: int, dtype: str):
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        gen = torch.Generator(device=device).manual_seed(0)
+        a = torch.randn(n, n, generator=gen, device=device).to(getattr(torch, dtype))
+        b = (torch.randn(n, n, generator=gen, device=device) / math.sqrt(n)).to(getattr(torch, dtype))
+        return lambda: float((a @ b).float().sum())  # .float() and the host read wait for the device
+
+
+PROBE_DTYPES = ("float32", "bfloat16", "float16")
+GPU_MATMUL_N = 8192
 
 
 class NumpyMatmulProbe(_Probe):
@@ -309,21 +348,30 @@ def describe_blas(info: Mapping[str, Any]) -> str:
 def machine_facts() -> dict[str, Any]:
     """TF/Keras versions, CPU model and ISA flags, the thread settings that decide CPU throughput, whether
     oneDNN is on, and numpy's BLAS."""
-    from .compat import keras, tf
-
+    from .compat import BACKEND, accelerator, tensorflow_only, versions
     from .parallel import available_cores, cpu_model
 
     cpu, affinity = cpu_model(), available_cores()
-    onednn, onednn_from = onednn_state()
+    v = versions()
+    threads: dict[str, Any] = {}
+    if BACKEND == "tensorflow":
+        tf = tensorflow_only("TensorFlow's thread settings")
+        threads = {"tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),  # 0: TF picks
+                   "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads()}
+        onednn, onednn_from = onednn_state()
+    else:
+        onednn, onednn_from = None, f"not TensorFlow: Keras runs on {BACKEND}"
     blas = numpy_blas()
     return {
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
+        "tensorflow": v["tensorflow"],
+        "keras": v["keras"],
+        "backend": v["backend"],
+        "backend_version": v["backend_version"],
+        "accelerator": accelerator(),  # the GPU's name where the backend trains on one; None on a CPU
         "cpu_model": cpu,
         "cpu_count": os.cpu_count(),
         "cpu_affinity": affinity,
-        "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),  # 0: TF picks (= cores)
-        "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        **threads,
         **{k.lower(): os.environ.get(k, "") for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
                                                       "TF_NUM_INTEROP_THREADS", "TF_ENABLE_ONEDNN_OPTS",
                                                       "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},

@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 from .checks import CHECKS, Binding, CheckResult, bindings, evaluate, measured_failures
 from .datasets import DATA_KINDS
 from .errors import ConfigError, invalid
-from .known_failures import installed_tf_version, known_failure
+from .known_failures import configured_backend, installed_tf_version, known_failure
 from .records import RunRecord
 from .variants import VariantSpec, resolve
 from .verdicts import is_failure
@@ -136,21 +136,24 @@ def check_expected_failures(expected: Mapping[str, str] | None, cases: Sequence[
 
 
 def expected_failure(case: Case, expected: Mapping[str, str] | None = None,
-                     tf_version: str | None = None) -> tuple[str, bool] | None:
+                     tf_version: str | None = None, backend: str | None = None) -> tuple[str, bool] | None:
     """(reason, strict) when `case` is expected to fail, else None.
 
-    In order: the user's `expected` ``{check: reason}`` (strict), a known failure on this TensorFlow
-    (`known_failures.py`, strict), a seed on which the calibration measured this binding failing
+    In order: the user's `expected` ``{check: reason}`` (strict), a known failure in this environment, its
+    TensorFlow version or Keras backend (`known_failures.py`, strict), and on the TensorFlow backend, where the
+    thresholds were calibrated, a seed on which the calibration measured this binding failing
     (`checks.measured_failures`, strict: same seed, same data, same failure on this machine).
     """
     if expected and case.check in expected:
         return expected[case.check], True
     version = installed_tf_version() if tf_version is None else tf_version
-    reason = known_failure(case.check, version) if version else None
+    backend = configured_backend() if backend is None else backend
+    reason = known_failure(case.check, version, case.label, backend)
     if reason is not None:
-        return f"known failure on this TensorFlow: {reason}", True
+        where = "this TensorFlow" if backend == "tensorflow" else f"the {backend} backend"
+        return f"known failure on {where}: {reason}", True
     measured = measured_failures(case.check, case.label, case.kind, case.tier).get(case.seed)
-    if measured is not None:
+    if measured is not None and backend == "tensorflow":
         return f"measured failing on this seed in the calibration (docs/effects.md): {measured}", True
     return None
 

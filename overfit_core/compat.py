@@ -26,7 +26,7 @@ else:
 
 KERAS_MAJOR = int(keras.__version__.split(".")[0])
 BACKEND = keras.backend.backend() if KERAS_MAJOR >= 3 else "tensorflow"  # Keras 3 reads KERAS_BACKEND
-BACKENDS = ("tensorflow", "jax", "torch")
+BACKENDS = ("tensorflow", "jax", "torch")  # known_failures.BACKENDS is the same (tests/test_architecture.py)
 
 
 class BackendError(ConfigError):
@@ -81,6 +81,21 @@ def versions() -> dict[str, str]:
     }
 
 
+def accelerator() -> str | None:
+    """The GPU (or TPU) the backend trains on, by its device name; None on a CPU."""
+    if BACKEND == "tensorflow":
+        tf = tensorflow_only("GPU discovery")
+        gpus = tf.config.list_physical_devices("GPU")
+        return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else None
+    if BACKEND == "jax":
+        import jax
+
+        return None if jax.default_backend() == "cpu" else jax.devices()[0].device_kind
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+
 def enable_op_determinism() -> None:
     """Deterministic kernels, process-wide: TF's op determinism (on Keras 3 it also disables XLA jit_compile),
     PyTorch's deterministic algorithms; JAX on CPU is deterministic already (on GPU, XLA_FLAGS must say
@@ -126,6 +141,9 @@ def numpy2_pickles():
 
 def multiworker_fit_problem() -> str | None:
     """Why `model.fit` cannot train under MultiWorkerMirroredStrategy with this Keras, or None if it can."""
+    if BACKEND != "tensorflow":
+        return (f"MultiWorkerMirroredStrategy is tf.distribute, TensorFlow-only; Keras runs on {BACKEND}. Run the "
+                "workers with KERAS_BACKEND=tensorflow, tensorflow and tf-keras installed.")
     if KERAS_MAJOR < 3:
         return None
     minor = ".".join(versions()["tensorflow"].split(".")[:2])

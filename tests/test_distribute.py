@@ -17,6 +17,12 @@ import warnings
 import pytest
 
 from overfit_core.distribute import compare, free_ports, local_tf_config, multiworker_env
+from overfit_core.known_failures import configured_backend
+
+TENSORFLOW_ONLY = pytest.mark.skipif(
+    configured_backend() != "tensorflow",
+    reason=f"tf.distribute is TensorFlow-only and Keras runs on {configured_backend()}: run with "
+           "KERAS_BACKEND=tensorflow (e.g. tox -e tf221)")
 from overfit_core.errors import ConfigError
 from overfit_core.strategies import STRATEGIES, cluster_task, make_strategy, worker_out_dir
 
@@ -74,6 +80,7 @@ assert record.cache_key != record_key(get_variant("tiny"), boston, 0, SMOKE)
 
 
 @pytest.mark.training
+@TENSORFLOW_ONLY
 def test_train_under_a_strategy_builds_in_its_scope_and_keys_records_apart():
     # A fresh process: once, in a pytest-xdist worker that had trained other models, Keras 3.15's
     # evaluate() under this strategy segfaulted and took the worker down.
@@ -98,6 +105,7 @@ def _assert_checks_hold(run):
         assert {c["check"] for c in worker["checks"]} == {"learns", "l1_shrinks_weights"}
 
 
+@TENSORFLOW_ONLY
 @pytest.mark.training
 def test_mirrored_over_two_logical_cpus_keeps_the_properties(record_property):
     runs, lines = compare(strategies=["default", "mirrored"], epochs=8, timeout=600)

@@ -28,13 +28,13 @@ PROBE = r'''
 import json
 import numpy as np
 from overfit_core import faults
-from overfit_core.compat import KERAS_MAJOR, keras, tf
+from overfit_core.compat import KERAS_MAJOR, keras
 
 ONES = np.ones((10, 10), "float32")
 
 
 def variable(value):
-    return keras.Variable(value) if KERAS_MAJOR >= 3 else tf.Variable(value)
+    return keras.Variable(value) if KERAS_MAJOR >= 3 else __import__("tensorflow").Variable(value)
 
 
 def fit(offset=0.0, **kw):
@@ -59,7 +59,8 @@ def zeros(rate):
 
 def adam_step(optimizer):
     w = variable([1.0])
-    optimizer.apply_gradients([(tf.constant([3.0]), w)])
+    grad = keras.ops.convert_to_tensor([3.0]) if KERAS_MAJOR >= 3 else __import__("tensorflow").constant([3.0])
+    optimizer.apply_gradients([(grad, w)])
     return float(np.asarray(w)[0])
 
 

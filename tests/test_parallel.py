@@ -18,6 +18,7 @@ import pytest
 
 from overfit_core import SMOKE, DataOptions, get_variant, load_dataset
 from overfit_core.errors import ConfigError
+from overfit_core.known_failures import configured_backend
 from overfit_core.parallel import RecyclingTrainer, available_cores, recycled_trainer, xdist_threads
 from overfit_core.records import RecordStore, RunRecord, lock_path
 from overfit_core.settings import Settings
@@ -88,6 +89,8 @@ def test_xdist_threads_share_the_cores_between_workers():
         xdist_threads({"PYTEST_XDIST_WORKER": "gw0"}, override=0)
 
 
+@pytest.mark.skipif(configured_backend() != "tensorflow",
+                    reason="TensorFlow's thread settings: run with KERAS_BACKEND=tensorflow (e.g. tox -e tf221)")
 def test_limit_tf_threads_works_before_tf_starts_and_warns_after():
     result = _python("""
         import warnings

@@ -205,14 +205,19 @@ def test_one_expected_failure_rule_for_every_source(monkeypatch):
     jittery = next(c for c in cases_for(["tiny_lr_high"], seeds=0, kinds="real") if c.check == "lr_too_high_is_jittery")
     synthetic = next(c for c in cases_for(["tiny_lr_high"], seeds=0, kinds="synthetic")
                      if c.check == "lr_too_high_is_jittery")
-    assert expected_failure(jittery, tf_version="2.21.0") is None and expected_failure(synthetic, tf_version="2.21.0") \
-        is None
+    tf = {"tf_version": "2.21.0", "backend": "tensorflow"}
+    assert expected_failure(jittery, **tf) is None and expected_failure(synthetic, **tf) is None
     monkeypatch.setattr(overfit_core.cases, "measured_failures", lambda check, label, kind, tier: {0: "gap_ratio=1.03"})
-    reason, strict = expected_failure(synthetic, tf_version="2.21.0")  # a seed the calibration measured failing
+    reason, strict = expected_failure(synthetic, **tf)  # a seed the calibration measured failing
     assert "gap_ratio=1.03" in reason and strict is True
     monkeypatch.setattr(known_failures, "KNOWN_FAILURES", {("lr_too_high_is_jittery", "2.21"): "measured"})
-    assert expected_failure(synthetic, tf_version="2.21.3") == ("known failure on this TensorFlow: measured", True)
+    assert expected_failure(synthetic, tf_version="2.21.3", backend="tensorflow") == (
+        "known failure on this TensorFlow: measured", True)
     assert expected_failure(synthetic, {"lr_too_high_is_jittery": "mine"}, tf_version="2.21.3") == ("mine", True)
+    assert expected_failure(synthetic, tf_version="2.21.3", backend="jax") is None  # the calibration was on TF
+    monkeypatch.setattr(known_failures, "KNOWN_FAILURES", {("lr_too_high_is_jittery", "jax"): "measured on jax"})
+    assert expected_failure(synthetic, tf_version="", backend="jax") == (
+        "known failure on the jax backend: measured on jax", True)
 
 
 def test_parametrize_with_checks_is_expanded_by_the_plugin():
