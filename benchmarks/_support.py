@@ -11,8 +11,9 @@ SUITE = FAST  # the suite's training path: the default tier of `overfit-bench ru
 
 
 def compiled(spec: VariantSpec, dataset, seed: int = 0, **compile_kwargs):
-    from overfit_core.compat import keras
+    from overfit_core.compat import backend_compile_kwargs, keras
 
+    compile_kwargs = backend_compile_kwargs(compile_kwargs)
     keras.utils.set_random_seed(seed)
     model = build_model(spec, dataset.input_shape)
     model.compile(optimizer=build_optimizer(spec), loss=spec.loss, metrics=build_metrics(spec), **compile_kwargs)

@@ -110,6 +110,11 @@ def enable_op_determinism() -> None:
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true").strip()
 
 
+def to_numpy(x) -> np.ndarray:
+    """A backend tensor as a numpy array, from any device (a PyTorch tensor on a GPU needs the copy)."""
+    return keras.ops.convert_to_numpy(x) if KERAS_MAJOR >= 3 else np.asarray(x)
+
+
 def history_dict(history) -> dict[str, list[float]]:
     """``History.history`` as plain floats; Keras 2 may add 'lr' from schedules, which is dropped."""
     return {k: [float(v) for v in vs] for k, vs in history.history.items() if k not in ("lr", "learning_rate")}
@@ -152,9 +157,19 @@ def multiworker_fit_problem() -> str | None:
             f"pip install 'tf-keras~={minor}.0' and set TF_USE_LEGACY_KERAS=1 in every worker.")
 
 
+def backend_compile_kwargs(kwargs: dict) -> dict:
+    """`model.compile` arguments this backend accepts: Keras on PyTorch requires steps_per_execution=1 (its
+    trainer raises otherwise); the arithmetic is the same, so records keep their tier's config."""
+    if BACKEND == "torch" and kwargs.get("steps_per_execution", 1) != 1:
+        return {**kwargs, "steps_per_execution": 1}
+    return kwargs
+
+
 def distributed_compile_kwargs(strategy, kwargs: dict) -> dict:
-    """`model.compile` arguments that work under `strategy`: Keras 3 fails to fit with steps_per_execution > 1
-    over several replicas ("You must feed a value for placeholder tensor", keras-team/keras#19246)."""
+    """`model.compile` arguments that work under `strategy` (and the backend): Keras 3 fails to fit with
+    steps_per_execution > 1 over several replicas ("You must feed a value for placeholder tensor",
+    keras-team/keras#19246)."""
+    kwargs = backend_compile_kwargs(kwargs)
     if strategy is None or KERAS_MAJOR < 3 or strategy.num_replicas_in_sync == 1:
         return kwargs
     return {**kwargs, "steps_per_execution": 1}

@@ -331,7 +331,7 @@ class TrainEval(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         x, y = self.x, self.y
-        pred = np.concatenate([np.asarray(self.model(x[i:i + PROBE_BATCH], training=False), np.float64)
+        pred = np.concatenate([to_numpy(self.model(x[i:i + PROBE_BATCH], training=False)).astype(np.float64)
                                for i in range(0, len(x), PROBE_BATCH)]).reshape(len(y), -1)
         for k, v in pointwise_scores(LOSS, y, pred).items():
             self.curves.setdefault("$train_eval" + k, []).append(v)
@@ -378,7 +378,7 @@ $probe_curves
         kernels = []
         for layer in model.layers:
             if isinstance(layer, keras.layers.Dense):
-                w = np.asarray(layer.kernel.numpy(), dtype=np.float64)
+                w = to_numpy(layer.kernel).astype(np.float64)
                 kernels.append({"layer": layer.name, "size": int(w.size), "l1": float(np.abs(w).sum()),
                                 "l2": float(np.sqrt((w**2).sum())),
                                 "near_zero_fraction": float((np.abs(w) < NEAR_ZERO).mean())})
@@ -599,7 +599,8 @@ preprocessing (training samples cut to the largest cap among the variants; each 
         "else:\n"
         "    import keras  # Keras 2 on TF <= 2.15, where TF pins the `keras` package; Keras 3 after\n\n"
         "layers = keras.layers\n"
-        'BACKEND = keras.backend.backend() if int(keras.__version__.split(".")[0]) >= 3 else "tensorflow"\n\n'
+        'BACKEND = keras.backend.backend() if int(keras.__version__.split(".")[0]) >= 3 else "tensorflow"\n'
+        'to_numpy = keras.ops.convert_to_numpy if hasattr(keras, "ops") else np.asarray  # GPU tensors too\n\n'
         + "\n".join([
             f"CHECK = {check!r}",
             f"STATEMENT = {statement!r}",

@@ -59,12 +59,12 @@ def record_key(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConf
 
 
 def kernel_stats(model) -> tuple[KernelStats, ...]:
-    from .compat import keras
+    from .compat import keras, to_numpy
 
     out = []
     for layer in model.layers:
         if isinstance(layer, keras.layers.Dense):
-            w = np.asarray(layer.kernel.numpy(), dtype=np.float64)
+            w = to_numpy(layer.kernel).astype(np.float64)
             out.append(KernelStats(layer.name, int(w.size), float(np.abs(w).sum()), float(np.sqrt((w**2).sum())),
                                    float((np.abs(w) < NEAR_ZERO).mean())))
     return tuple(out)
@@ -139,7 +139,7 @@ def _train_eval_callback(x, y, loss: str):
 
     A direct model call and numpy, not `model.evaluate`: evaluate's per-call set-up cost a 40-epoch fit 60% more.
     """
-    from .compat import keras
+    from .compat import keras, to_numpy
 
     y = np.asarray(y, np.float64).reshape(len(y), -1)
 
@@ -150,7 +150,7 @@ def _train_eval_callback(x, y, loss: str):
             self.curves = {}
 
         def on_epoch_end(self, epoch, logs=None):
-            pred = np.concatenate([np.asarray(self.model(x[i:i + PROBE_BATCH], training=False), np.float64)
+            pred = np.concatenate([to_numpy(self.model(x[i:i + PROBE_BATCH], training=False)).astype(np.float64)
                                    for i in range(0, len(x), PROBE_BATCH)]).reshape(len(y), -1)
             for k, v in pointwise_scores(loss, y, pred).items():
                 self.curves.setdefault(TRAIN_EVAL + k, []).append(v)
