@@ -124,6 +124,44 @@ def test_package_is_installed_without_its_tensorflow_requirement(env):
     assert installs and all("--no-deps" in c for c in installs), f"tox env {env}: commands_pre {installs}"
 
 
+@pytest.mark.parametrize("env", list(tf_envs()))
+def test_keras3_envs_install_tf_keras_of_their_version_without_dependencies(env):
+    version = tf_envs()[env]
+    installs = [c for c in tox_value(env, "commands_pre") if "tf-keras" in c]
+    if int(version.split(".")[1]) < 16:  # Keras 2 is TensorFlow's own Keras there
+        assert not installs, f"tox env {env}: TF {version} ships Keras 2; tf-keras is not needed"
+        return
+    assert installs == [f'python -m pip install --quiet --no-deps "tf-keras=={version}.*"'], (
+        f"tox env {env}: multi-worker training needs tf-keras=={version}.* installed with --no-deps; got {installs}")
+
+
+def _set_env(env: str) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in tox_value(env, "set_env") if "=" in line)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+@pytest.mark.parametrize("env, backend", [("jax", "jax"), ("torch", "torch")])
+def test_backend_envs_run_keras3_on_their_backend_without_tensorflow(env, backend):
+    reqs = _requirements(line for line in tox_value(env, "deps") if not line.startswith("--"))
+    assert not {"tensorflow", "tensorflow-cpu", "tf-nightly", "tf-keras"} & set(reqs), f"tox env {env}: {reqs}"
+    assert backend in reqs and str(reqs["keras"]).startswith("keras>=3"), f"tox env {env}: {reqs}"
+    assert _set_env(env).get("KERAS_BACKEND") == backend
+    if backend == "torch":  # PyPI's Linux wheel pulls gigabytes of CUDA libraries; the CPU build comes from here
+        assert "--index-url https://download.pytorch.org/whl/cpu" in tox_value(env, "deps")
+
+
+def test_the_legacy_keras_env_runs_tf_keras_on_the_newest_tf():
+    assert str(_requirements(tox_value("tf221-legacy", "deps"))["tensorflow-cpu"]) == \
+        f"tensorflow-cpu=={SUPPORTED_TF[-1]}.*"
+    assert _set_env("tf221-legacy").get("TF_USE_LEGACY_KERAS") == "1"
+    assert any("tf-keras==2.21.*" in c and "--no-deps" in c for c in tox_value("tf221-legacy", "commands_pre"))
+
+
+def test_ci_installs_tf_keras_of_tensorflows_minor_without_dependencies():
+    text = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert re.search(r'pip install -q --no-deps "tf-keras~=\$\{tf_minor\}\.0"', text), "tf-keras install in .ci/run"
+
+
 def test_tox_deps_mirror_pyproject_without_tensorflow():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     wanted = _requirements(project["dependencies"] + project["optional-dependencies"]["test"])
