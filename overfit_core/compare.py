@@ -340,7 +340,9 @@ def _throughput(base_bench, head_bench, tolerance: float) -> tuple[dict[str, Any
 
 
 def _side(found: RecordSet) -> dict[str, Any]:
-    versions = {k: sorted({r.versions.get(k, "?") for r in found.records}) for k in ("tensorflow", "keras", "numpy", "backend")}
+    # records from before the backends were recorded all ran on TensorFlow
+    versions = {k: sorted({r.versions.get(k, "tensorflow" if k == "backend" else "?") for r in found.records})
+                for k in ("tensorflow", "keras", "numpy", "backend")}
     return {"path": found.path, "kind": found.kind, "records": len(found.records), "versions": versions,
             "seeds": _seeds(r.seed for r in found.records),
             "cpu_model": found.environment.get("cpu_model") if found.environment else None}
