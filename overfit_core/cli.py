@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--bundle", default=None, metavar="FILE.zip",
                      help="also pack this run's records and environment into one bundle file (see export)")
     sub.add_parser("list", help="list variants, experiments, checks and datasets")
+    _add_ray(sub)
     _add_bench_gate(sub)
     _add_faults(sub)
     _add_repro(sub)
@@ -209,6 +211,52 @@ def cmd_export(args) -> int:
 
     path, found = export(args.out_dir, args.bundle)
     print(f"wrote {path}: {len(found.records)} records of {found.path}")
+    return 0
+
+
+def _add_ray(sub) -> None:
+    from .cluster import EXAMPLE
+
+    r = sub.add_parser("ray", help="train the job matrix (environments x variants x seeds) as Ray tasks on a cluster",
+                       description="Every fit a Ray task, run in its environment's interpreter; records gathered "
+                                   "into OUT/<env>/records (README: Scale-out). Needs pip install '.[ray]' here and "
+                                   "in every environment.")
+    r.add_argument("--address", default=None,
+                   help="the cluster, e.g. 10.0.0.1:6379 (default: RAY_ADDRESS, else a local one started for the run)")
+    r.add_argument("--env", action="append", default=None, metavar="NAME=PYTHON[,KEY=VALUE...]",
+                   help=f"an environment (repeat for several), e.g. {EXAMPLE}; default: this interpreter")
+    r.add_argument("--data", choices=DATA_KINDS, default="synthetic", help="synthetic (default) or real")
+    r.add_argument("--data-dir", default=None,
+                   help="folder with the real dataset files, the same path on every node (or OVERFIT_DATA_DIR)")
+    r.add_argument("--download", action="store_true", default=None,
+                   help="let every node download the real datasets with keras.datasets (or OVERFIT_DOWNLOAD=1)")
+    r.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated subset of %(default)s")
+    r.add_argument("--variants", default=None, help="comma-separated built-in variants (with their baselines)")
+    r.add_argument("--tier", default="fast", help=f"one of {', '.join(TIERS)} (default %(default)s)")
+    r.add_argument("--seeds", default="0", help="e.g. 0-19 (default %(default)s)")
+    r.add_argument("--retries", type=int, default=3, help="retries of a fit whose worker is lost (default 3)")
+    r.add_argument("--out", default="overfit-bench-ray", help="output folder (default %(default)s)")
+
+
+def cmd_ray(args) -> int:
+    from .cases import selection
+    from .cluster import parse_envs, plan, run
+    from .settings import Settings
+
+    envs = parse_envs(args.env)
+    _, specs = selection(_specs(_datasets(args.datasets), args.variants))
+    settings = Settings.resolve(tier=args.tier, seeds=args.seeds, data_dir=args.data_dir, download=args.download)
+    if args.data == "real" and not settings.real_available:
+        raise ConfigError(invalid("data_dir", args.data_dir, "a folder with the real datasets for --data real",
+                                  "Pass --data-dir DIR or --download (or set OVERFIT_DATA_DIR, or OVERFIT_DOWNLOAD=1)."))
+    retries = positive_int("retries", args.retries, minimum=0)
+    out = _out_dir(args.out)
+    fits = plan(envs, list(specs), {n: s.dataset for n, s in specs.items()}, settings.seeds, settings.tier,
+                settings.data_options(args.data))
+    done = run(fits, out, address=args.address or os.environ.get("RAY_ADDRESS"), retries=retries)
+    for env in envs:
+        print(f"{env.name}: {len(done[env.name])} records in {out / env.name / 'records'} (overfit-bench compare "
+              "reads it; pytest --cache-dir too)")
     return 0
 
 
@@ -392,7 +440,7 @@ def cmd_list(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "list": cmd_list, "bench-gate": cmd_bench_gate, "repro": cmd_repro,
+        return {"run": cmd_run, "list": cmd_list, "ray": cmd_ray, "bench-gate": cmd_bench_gate, "repro": cmd_repro,
                 "faults": cmd_faults, "compare": cmd_compare, "export": cmd_export}[args.command](args)
     except OverfitBenchError as e:
         print(f"overfit-bench: error: {e}", file=sys.stderr)
