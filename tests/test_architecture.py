@@ -101,7 +101,7 @@ LAYERS = [
      "overfit_core.verdicts", "overfit_core.progress", "overfit_core.stats"},
     {"overfit_core.config", "overfit_core.datasets", "overfit_core.datasets._common", "overfit_core.datasets.imdb",
      "overfit_core.datasets.fashion_mnist", "overfit_core.datasets.boston"},
-    {"overfit_core.variants", "overfit_core.settings"},
+    {"overfit_core.variants", "overfit_core.settings", "overfit_core.defaults"},
     {"overfit_core.records"},
     {"overfit_core.strategies", "overfit_core.training"},
     {"overfit_core.parallel", "overfit_core.runner", "overfit_core.checks", "overfit_core.bench",

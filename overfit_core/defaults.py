@@ -1,0 +1,89 @@
+"""The Keras defaults that decide these experiments, as plain data, and their differences between environments.
+
+A behaviour change between two versions is often a changed default (Adam's epsilon, BatchNormalization's
+momentum, an initializer, fit's shuffling); `experiment_defaults()` records them in one environment and
+`diff_defaults` names what moved. `python -m overfit_core.defaults` prints them as JSON.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import sys
+from typing import Any, Mapping
+
+# What the variants use: their optimizers, layers, initializers, regularizers and fit.
+OPTIMIZERS = ("Adam", "RMSprop", "SGD")
+LAYERS = {"Dense": (1,), "Dropout": (0.5,), "BatchNormalization": ()}
+INITIALIZERS = ("GlorotUniform", "HeNormal", "Zeros")
+REGULARIZERS = {"L1": (), "L2": ()}
+FIT_ARGUMENTS = ("batch_size", "epochs", "shuffle", "validation_split", "validation_freq", "class_weight",
+                 "steps_per_epoch", "initial_epoch")
+COMPILE_ARGUMENTS = ("steps_per_execution", "jit_compile", "run_eagerly")
+VOLATILE = {"name", "dtype", "trainable", "dtype_policy"}  # names and dtypes are not experiment settings
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able: numbers, strings, lists and dicts; anything else by its repr."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return value if not (isinstance(value, float) and not math.isfinite(value)) else repr(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    try:
+        return float(value)  # numpy and backend scalars
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _config(obj) -> dict:
+    return {k: _plain(v) for k, v in sorted(obj.get_config().items()) if k not in VOLATILE}
+
+
+def _signature_defaults(fn, names) -> dict:
+    params = inspect.signature(fn).parameters
+    return {n: _plain(params[n].default) if n in params and params[n].default is not inspect.Parameter.empty
+            else "absent" for n in names}
+
+
+def experiment_defaults() -> dict:
+    """{section: {name: config}} for this environment's Keras, with its versions."""
+    from .compat import keras, versions
+
+    out: dict[str, Any] = {"versions": versions()}
+    out["optimizers"] = {n: _config(getattr(keras.optimizers, n)()) for n in OPTIMIZERS}
+    out["layers"] = {n: _config(getattr(keras.layers, n)(*args)) for n, args in LAYERS.items()}
+    out["initializers"] = {n: _config(getattr(keras.initializers, n)()) for n in INITIALIZERS}
+    out["regularizers"] = {n: _config(getattr(keras.regularizers, n)()) for n in REGULARIZERS}
+    out["fit"] = _signature_defaults(keras.Model.fit, FIT_ARGUMENTS)
+    out["compile"] = _signature_defaults(keras.Model.compile, COMPILE_ARGUMENTS)
+    out["backend"] = {"epsilon": _plain(keras.backend.epsilon()), "floatx": keras.backend.floatx()}
+    return out
+
+
+def _flatten(d: Mapping, prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, Mapping):
+            flat.update(_flatten(v, key))
+        else:
+            flat[key] = v
+    return flat
+
+
+def diff_defaults(before: Mapping, after: Mapping) -> list[tuple[str, Any, Any]]:
+    """(setting, value before, value after) for every setting that differs; versions are left out."""
+    a = _flatten({k: v for k, v in before.items() if k != "versions"})
+    b = _flatten({k: v for k, v in after.items() if k != "versions"})
+    missing = "(absent)"
+    return [(k, a.get(k, missing), b.get(k, missing)) for k in sorted(set(a) | set(b)) if a.get(k, missing) !=
+            b.get(k, missing)]
+
+
+if __name__ == "__main__":
+    json.dump(experiment_defaults(), sys.stdout, indent=1, sort_keys=True)
+    print()
