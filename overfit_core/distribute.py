@@ -157,8 +157,11 @@ def multiworker_env() -> tuple[dict, str]:
 
 
 def compare(*, workers: int = 2, epochs: int = 8, samples: int | None = None, seed: int = 0,
-            strategies: Sequence[str] = STRATEGIES, timeout: float = 600) -> tuple[list[Run], list[str]]:
-    """Train the same variants under each strategy, one configuration after another; (runs, report lines)."""
+            strategies: Sequence[str] = STRATEGIES, timeout: float = 600,
+            one_worker: bool = True) -> tuple[list[Run], list[str]]:
+    """Train the same variants under each strategy, one configuration after another; (runs, report lines).
+
+    `one_worker`: also run multiworker with a single worker, the reference of its throughput ratio."""
     from .parallel import available_cores
 
     args = ["--epochs", str(epochs), "--seed", str(seed), "--replicas", str(workers)]
@@ -175,7 +178,7 @@ def compare(*, workers: int = 2, epochs: int = 8, samples: int | None = None, se
         extra, note = multiworker_env()
         notes += [note] if note else []
         cores = available_cores()
-        for n in (1, workers):  # each worker gets its share of the cores, as under pytest -n
+        for n in (1, workers) if one_worker else (workers,):  # each worker gets its share of the cores
             threads = str(max(1, cores // n))
             plan.append(("multiworker", n, f"MultiWorkerMirroredStrategy, {n} worker{'s' * (n > 1)} "
                          f"({threads} TF threads each)",
