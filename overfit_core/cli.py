@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also pack this run's records and environment into one bundle file (see export)")
     sub.add_parser("list", help="list variants, experiments, checks and datasets")
     _add_ray(sub)
+    _add_matrix(sub)
     _add_bench_gate(sub)
     _add_faults(sub)
     _add_repro(sub)
@@ -260,6 +261,56 @@ def cmd_ray(args) -> int:
     return 0
 
 
+def _add_matrix(sub) -> None:
+    from .matrix import ENVIRONMENTS
+
+    m = sub.add_parser("matrix", help="the suite in one environment per TF/Keras version, collected side by side",
+                       description="Per environment (tox.ini, or --python NAME=PATH): install, Keras defaults, "
+                                   "records per data kind, optionally benchmarks, a summary; then OUT/matrix.md. "
+                                   "Resumable: a step whose output exists is skipped (README: Version matrix).")
+    m.add_argument("--envs", default=None, help=f"comma-separated, in order (default: all of {','.join(ENVIRONMENTS)})")
+    m.add_argument("--python", action="append", default=None, metavar="NAME=PATH",
+                   help="an environment that exists already: its interpreter (repeat for several)")
+    m.add_argument("--data", default="real,synthetic", help="data kinds (default %(default)s; real reads "
+                                                           "OVERFIT_DATA_DIR or downloads with OVERFIT_DOWNLOAD=1)")
+    m.add_argument("--seeds", default="0-7", help="seeds per environment (default %(default)s)")
+    m.add_argument("--tier", default="fast", help=f"one of {', '.join(TIERS)} (default %(default)s)")
+    m.add_argument("--variants", default=None, help="comma-separated variants (with their baselines; default all)")
+    m.add_argument("--bench", action="store_true", help="also run the throughput benchmarks in each environment")
+    m.add_argument("--baselines", default=None, metavar="DIR",
+                   help="also write each environment's compact summary to DIR/<env>.json (committed references)")
+    m.add_argument("--out", default="matrix-out", help="output folder (default %(default)s)")
+
+
+def _checkout() -> Path:
+    """The repository this package runs from (tox.ini, benchmarks/), else the working directory."""
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "tox.ini").is_file() else Path.cwd()
+
+
+def cmd_matrix(args) -> int:
+    from .cases import selection
+    from .config import parse_seeds
+    from .matrix import parse_envs, run_matrix
+
+    envs = parse_envs(args.envs, args.python)
+    kinds = [k.strip() for k in args.data.split(",") if k.strip()]
+    if not kinds or any(k not in DATA_KINDS for k in kinds):
+        raise ConfigError(invalid("data", args.data, f"comma-separated data kinds among {', '.join(DATA_KINDS)}"))
+    parse_seeds(args.seeds)
+    if args.tier not in TIERS:
+        raise ConfigError(invalid("tier", args.tier, f"one of {', '.join(TIERS)}"))
+    out = _out_dir(args.out)
+    if args.variants:
+        selection(_specs(DATASETS, args.variants))  # an unknown name fails now, not in every environment
+    path = run_matrix(envs, out, seeds=args.seeds, kinds=kinds, tier=args.tier, bench=args.bench,
+                      variants=args.variants,
+                      baselines=Path(args.baselines) if args.baselines else None,
+                      progress=lambda line: print(line, file=sys.stderr, flush=True), root=_checkout())
+    print(f"wrote {path}")
+    return 0
+
+
 def _add_repro(sub) -> None:
     r = sub.add_parser("repro", help="write one standalone plain-Keras script that reproduces a check (bug reports)",
                        description="Write OUT/repro_<check>_<dataset>_seed<N>.py and, beside it, the arrays the suite "
@@ -440,7 +491,7 @@ def cmd_list(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "list": cmd_list, "ray": cmd_ray, "bench-gate": cmd_bench_gate, "repro": cmd_repro,
+        return {"run": cmd_run, "list": cmd_list, "ray": cmd_ray, "matrix": cmd_matrix, "bench-gate": cmd_bench_gate, "repro": cmd_repro,
                 "faults": cmd_faults, "compare": cmd_compare, "export": cmd_export}[args.command](args)
     except OverfitBenchError as e:
         print(f"overfit-bench: error: {e}", file=sys.stderr)

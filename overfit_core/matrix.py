@@ -1,0 +1,326 @@
+"""`overfit-bench matrix`: the suite in one environment per TensorFlow/Keras version, collected side by side.
+
+Per environment, each step writes its output under ``OUT/<env>/`` and is skipped when that output exists, so an
+interrupted matrix resumes where it stopped: install (``tox -e ENV --notest``, or an interpreter given with
+``--python ENV=PATH``), the Keras defaults (`overfit_core.defaults`), the records (``overfit-bench run
+--no-checks`` per data kind), optionally the throughput benchmarks, and a compact ``summary.json``. An environment
+that fails to install or run is reported in its column, not fatal. `render` writes ``OUT/matrix.md``: checks x
+environments (seeds passed, median effect), key metrics x environments, throughput (samples/s per numpy
+GFLOP/s of the same run), the defaults that changed between neighbours, and `compare`'s verdicts between
+neighbours. README: Version matrix.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+from .errors import ConfigError, invalid
+from .records import atomic_write
+
+# Twelve environments, oldest first (tox.ini defines each), and the newest TF on Python 3.13 beside them.
+ENVIRONMENTS = ("tf212", "tf213", "tf214", "tf215", "tf216", "tf217", "tf218", "tf219", "tf220", "tf221",
+                "nightly", "tf221-legacy", "py313")
+KEY_METRICS = ("final_val_loss", "min_val_loss", "final_train_loss", "val_accuracy")
+BENCH_K = "matmul_peak or train_throughput"
+
+
+@dataclass(frozen=True)
+class Env:
+    name: str
+    python: str | None = None  # an existing interpreter; None: tox creates .tox/<name>
+
+
+def parse_envs(names: str | None, pythons: Sequence[str] | None) -> list[Env]:
+    """--envs tf212,tf221 (tox environments) and --python NAME=PATH (interpreters that exist already)."""
+    given = {}
+    for item in pythons or ():
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not Path(path).expanduser().is_file():
+            raise ConfigError(invalid("python", item, "NAME=PATH to an existing Python interpreter",
+                                      "e.g. --python tf221=.venv/bin/python"))
+        given[name.strip()] = str(Path(path).expanduser().absolute())
+    chosen = [n.strip() for n in (names or "").split(",") if n.strip()] or ([] if given else list(ENVIRONMENTS))
+    unknown = [n for n in chosen if n not in ENVIRONMENTS and n not in given]
+    if unknown:
+        raise ConfigError(invalid("envs", names, f"names among {', '.join(ENVIRONMENTS)} (tox.ini), or given with "
+                                                 "--python NAME=PATH"))
+    return [Env(n, given.get(n)) for n in dict.fromkeys([*chosen, *given])]
+
+
+def _run(cmd: Sequence[str], log: Path, timeout: float, env: Mapping[str, str] | None = None,
+         cwd: Path | None = None) -> int:
+    with open(log, "a") as f:
+        f.write(f"$ {' '.join(cmd)}\n")
+        f.flush()
+        try:
+            return subprocess.run(list(cmd), stdout=f, stderr=subprocess.STDOUT, timeout=timeout, cwd=cwd,
+                                  env=dict(env) if env is not None else None).returncode
+        except subprocess.TimeoutExpired:
+            f.write(f"timed out after {timeout:.0f}s\n")
+            return 124
+
+
+def _tail(log: Path, n: int = 12) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def _status(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "status.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _set_status(folder: Path, **changes) -> None:
+    atomic_write(folder / "status.json", json.dumps({**_status(folder), **changes}, indent=1, sort_keys=True))
+
+
+def run_env(env: Env, out: Path, *, seeds: str, kinds: Sequence[str], tier: str, bench: bool,
+            progress: Callable[[str], None], root: Path, variants: str | None = None, tox: str = "tox",
+            timeout: float = 7200) -> dict:
+    """Every step of one environment that has no output yet; its status."""
+    folder = out / env.name
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "log.txt"
+    python = env.python
+    if python is None:
+        python = str(root / ".tox" / env.name / "bin" / "python")
+        if not Path(python).is_file():
+            # tox.ini's own recipe, commands_pre included (this package with --no-deps, tf-keras where needed);
+            # the test command only collects
+            progress(f"{env.name}: installing (tox -e {env.name} -- --collect-only)")
+            code = _run([tox, "-c", str(root / "tox.ini"), "-e", env.name, "--", "--collect-only", "-q"], log, timeout)
+            if code != 0 or not Path(python).is_file():
+                _set_status(folder, install="failed", error=_tail(log))
+                progress(f"{env.name}: install failed (see {log})")
+                return _status(folder)
+    _set_status(folder, install="ok", python=python)
+    bin_dir = Path(python).parent
+    child_env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+                 "PYTHONPATH": str(root)}  # this checkout's code, also where an interpreter lacks the package
+    if env.name.endswith("-legacy"):
+        child_env["TF_USE_LEGACY_KERAS"] = "1"
+    steps = [("defaults", folder / "defaults.json",
+              [python, "-c", "import json, sys; from overfit_core.defaults import experiment_defaults; "
+                             f"json.dump(experiment_defaults(), open({str(folder / 'defaults.json.tmp')!r}, 'w'))"])]
+    for kind in kinds:
+        steps.append((f"records {kind}", folder / kind / "report.md",
+                      [python, "-m", "overfit_core.cli", "run", "--data", kind, "--seeds", seeds, "--tier", tier,
+                       "--no-checks", "--fits-per-process", "0", "--out", str(folder / kind),
+                       *(["--variants", variants] if variants else [])]))
+    if bench:
+        steps.append(("benchmarks", folder / "bench.json",
+                      [python, "-m", "pytest", str(root / "benchmarks" / "test_calibration.py"),
+                       str(root / "benchmarks" / "test_variants.py"), "-k", BENCH_K, "-q", "-p", "no:cacheprovider",
+                       "--benchmark-json", str(folder / "bench.json.tmp"),
+                       *(["--bench-variants", variants] if variants else [])]))
+    for name, output, cmd in steps:
+        if output.exists():
+            continue
+        progress(f"{env.name}: {name}")
+        start = time.monotonic()
+        code = _run(cmd, log, timeout, child_env, cwd=root)
+        tmp = output.with_name(output.name + ".tmp")
+        if tmp.exists():
+            if code == 0:
+                tmp.replace(output)
+            else:
+                tmp.unlink()
+        if code != 0 or not output.exists():
+            _set_status(folder, **{name: f"failed (exit {code})", "error": _tail(log)})
+            progress(f"{env.name}: {name} failed (exit {code}; see {log})")
+            continue
+        _set_status(folder, **{name: f"ok in {time.monotonic() - start:.0f}s"})
+    if (os.getloadavg() if hasattr(os, "getloadavg") else None) is not None:
+        _set_status(folder, load_average=list(os.getloadavg()))
+    return _status(folder)
+
+
+# --- collecting ------------------------------------------------------------------------------------
+
+def _records(folder: Path) -> list:
+    from .bundle import load_record_set
+
+    found = []
+    for kind_dir in sorted(p for p in folder.iterdir() if (p / "records").is_dir()):
+        try:
+            found += list(load_record_set(kind_dir / "records", "records").records)
+        except ConfigError:
+            continue
+    return found
+
+
+def summarise(folder: Path) -> dict:
+    """The environment's compact summary: per check binding its seeds passed and median effect, key metrics'
+    medians per variant, versions, defaults, and throughput per numpy GFLOP/s."""
+    from .compare import evaluate_checks
+
+    records = _records(folder)
+    notes: list[str] = []
+    checks = {}
+    for (check, label, dataset, kind, tier), results in sorted(evaluate_checks(records, folder.name, notes).items()):
+        judged = [r for r in results if not r.skipped]
+        effects = [r.effect for r in judged if not math.isnan(r.effect)]
+        checks[f"{check}|{label}|{kind}|{tier}"] = {
+            "passed": sum(r.passed for r in judged), "seeds": len(judged),
+            "median_effect": statistics.median(effects) if effects else None}
+    metrics: dict[str, dict] = {}
+    for r in records:
+        key = f"{r.variant}|{r.data_kind}|{r.config.tier}"
+        for m in KEY_METRICS:
+            value = (r.history.get("val_loss", [None])[-1] if m == "final_val_loss"
+                     else min(r.history["val_loss"]) if m == "min_val_loss" and r.history.get("val_loss")
+                     else r.history.get("loss", [None])[-1] if m == "final_train_loss"
+                     else r.evaluation.get(m))
+            if value is not None:
+                metrics.setdefault(key, {}).setdefault(m, []).append(float(value))
+    versions = records[0].versions if records else {}
+    summary = {"env": folder.name, "versions": dict(versions), "status": _status(folder),
+               "seeds": sorted({r.seed for r in records}), "checks": checks,
+               "metrics": {k: {m: statistics.median(v) for m, v in ms.items()} for k, ms in metrics.items()},
+               "notes": notes}
+    if (folder / "defaults.json").is_file():
+        summary["defaults"] = json.loads((folder / "defaults.json").read_text())
+    if (folder / "bench.json").is_file():
+        summary["throughput"] = _throughput(json.loads((folder / "bench.json").read_text()))
+    return summary
+
+
+def _throughput(bench: Mapping) -> dict:
+    rows = [b.get("extra_info", {}) for b in bench.get("benchmarks", [])]
+    numpy_peak = next((r.get("peak_gflops") for r in rows if r.get("calibration") == "numpy_matmul_peak"), None)
+    return {r["variant"]: {"samples_per_s": r["samples_per_s"],
+                           "per_numpy_gflops": r["samples_per_s"] / numpy_peak if numpy_peak else None}
+            for r in rows if r.get("kind") == "train" and "samples_per_s" in r}
+
+
+def _cell_check(c: Mapping | None) -> str:
+    if not c:
+        return "–"
+    eff = c.get("median_effect")
+    return f"{c['passed']}/{c['seeds']}" + (f" ({eff:.3g})" if isinstance(eff, (int, float)) else "")
+
+
+def render(out: Path, envs: Sequence[str], compare_neighbours: bool = True) -> str:
+    """matrix.md for the environments that have a summary, in the order given."""
+    from .defaults import diff_defaults
+
+    summaries = {e: json.loads((out / e / "summary.json").read_text()) for e in envs
+                 if (out / e / "summary.json").is_file()}
+    statuses = {e: _status(out / e) for e in envs}
+    cols = list(envs)
+    lines = ["# The version matrix", "", f"Environments: {', '.join(cols)}. Cells: seeds passed / seeds (median "
+             "effect size) per check binding, data kind and tier; `–`: not run there.", ""]
+    head = "| " + " | ".join(["environment", *cols]) + " |"
+    lines += [head, "|" + "---|" * (len(cols) + 1)]
+
+    def versions(e, k):
+        return summaries.get(e, {}).get("versions", {}).get(k, "–")
+    for k in ("tensorflow", "keras", "backend", "numpy", "python"):
+        lines.append(f"| {k} | " + " | ".join(str(versions(e, k)) for e in cols) + " |")
+    lines.append("| status | " + " | ".join(
+        "install failed" if statuses[e].get("install") == "failed"
+        else "; ".join(f"{k} {v}" for k, v in statuses[e].items() if str(v).startswith("failed")) or
+        ("ok" if e in summaries else "not run") for e in cols) + " |")
+    lines += ["", "## Checks", "", "| check | variants | data | tier | " + " | ".join(cols) + " |",
+              "|---|---|---|---|" + "---|" * len(cols)]
+    keys = sorted({k for s in summaries.values() for k in s.get("checks", {})})
+    for key in keys:
+        check, label, kind, tier = key.split("|")
+        cells = [_cell_check(summaries.get(e, {}).get("checks", {}).get(key)) for e in cols]
+        lines.append(f"| {check} | {label} | {kind} | {tier} | " + " | ".join(cells) + " |")
+    lines += ["", "## Key metrics (median over seeds)", "", "| variant | data | metric | " + " | ".join(cols) + " |",
+              "|---|---|---|" + "---|" * len(cols)]
+    for key in sorted({k for s in summaries.values() for k in s.get("metrics", {})}):
+        variant, kind, _tier = key.split("|")
+        for m in KEY_METRICS:
+            vals = [summaries.get(e, {}).get("metrics", {}).get(key, {}).get(m) for e in cols]
+            if any(v is not None for v in vals):
+                lines.append(f"| {variant} | {kind} | {m} | " + " | ".join(
+                    "–" if v is None else f"{v:.4g}" for v in vals) + " |")
+    if any("throughput" in s for s in summaries.values()):
+        lines += ["", "## Throughput (training samples/s per numpy float32 GFLOP/s of the same run)", "",
+                  "| variant | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+        for v in sorted({v for s in summaries.values() for v in s.get("throughput", {})}):
+            cells = [summaries.get(e, {}).get("throughput", {}).get(v, {}).get("per_numpy_gflops") for e in cols]
+            lines.append(f"| {v} | " + " | ".join("–" if c is None else f"{c:.1f}" for c in cells) + " |")
+    present = [e for e in cols if e in summaries]
+    lines += ["", "## Between neighbours", ""]
+    for a, b in zip(present, present[1:]):
+        lines.append(f"### {a} -> {b}")
+        lines.append("")
+        da, db = summaries[a].get("defaults"), summaries[b].get("defaults")
+        changed = diff_defaults(da, db) if da and db else []
+        lines.append("Defaults changed: " + (", ".join(f"`{k}` {x!r} -> {y!r}" for k, x, y in changed)
+                                             if changed else "none" if da and db else "not recorded on both") + ".")
+        if compare_neighbours:
+            lines += [""] + _neighbour_verdicts(out / a, out / b)
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def _neighbour_verdicts(a: Path, b: Path) -> list[str]:
+    """`compare`'s verdict per data kind, and the rows it did not call the same."""
+    from .bundle import load_record_set
+    from .compare import TOO_FEW, compare
+
+    lines = []
+    for kind_dir in sorted(p for p in a.iterdir() if (p / "records").is_dir()):
+        other = b / kind_dir.name / "records"
+        if not other.is_dir():
+            continue
+        try:
+            c = compare(load_record_set(kind_dir / "records", "base"), load_record_set(other, "head"),
+                        correction="bh")
+        except ConfigError as e:
+            lines.append(f"- {kind_dir.name}: not compared ({e})")
+            continue
+        moved = [r for r in c.rows if r.verdict in ("flipped", "weakened", "changed", "strengthened", "fixed")]
+        few = sum(r.verdict == TOO_FEW for r in c.rows)
+        lines.append(f"- {kind_dir.name}: **{c.verdict}** ({len(moved)} of {len(c.rows)} rows moved; Mann-Whitney U, "
+                     f"Benjamini-Hochberg" + (f"; {few} rows had too few seeds" if few else "") + ")")
+        for r in moved[:12]:
+            lines.append(f"  - {r.where}: {r.label} {r.verdict}" +
+                         (f" ({r.base_median:.4g} -> {r.head_median:.4g})" if r.section == "metric" or
+                          r.quantity != "passes" else ""))
+        if len(moved) > 12:
+            lines.append(f"  - and {len(moved) - 12} more (run `overfit-bench compare` on the two folders)")
+    return lines
+
+
+def run_matrix(envs: Sequence[Env], out: Path, *, seeds: str, kinds: Sequence[str], tier: str, bench: bool,
+               baselines: Path | None, progress: Callable[[str], None], root: Path,
+               variants: str | None = None) -> Path:
+    """Every environment in turn, then the summaries, the baselines and matrix.md; the path of matrix.md."""
+    out.mkdir(parents=True, exist_ok=True)
+    if shutil.which("tox") is None and any(e.python is None for e in envs):
+        progress("note: tox is not on the PATH; environments without --python will fail to install")
+    for i, env in enumerate(envs, 1):
+        progress(f"[{i}/{len(envs)}] {env.name}")
+        run_env(env, out, seeds=seeds, kinds=kinds, tier=tier, bench=bench, progress=progress, root=root,
+                variants=variants)
+        summary = summarise(out / env.name)
+        atomic_write(out / env.name / "summary.json", json.dumps(summary, indent=1, sort_keys=True))
+        if baselines is not None and summary["checks"]:
+            baselines.mkdir(parents=True, exist_ok=True)
+            compact = {k: v for k, v in summary.items() if k != "status"}
+            atomic_write(baselines / f"{env.name}.json", json.dumps(compact, indent=1, sort_keys=True))
+    path = out / "matrix.md"
+    atomic_write(path, render(out, [e.name for e in envs]))
+    return path
+
+
+if __name__ == "__main__":  # python -m overfit_core.matrix OUT ENV... : re-render matrix.md only
+    print(render(Path(sys.argv[1]), sys.argv[2:]), end="")

@@ -1,0 +1,54 @@
+"""`overfit-bench matrix` (overfit_core/matrix.py): environments, resumable steps, failures in their column."""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from overfit_core.cli import main
+from overfit_core.errors import ConfigError
+from overfit_core.matrix import ENVIRONMENTS, Env, parse_envs, render
+
+
+def test_the_twelve_environments_and_python313_are_in_tox_ini():
+    from tests.test_matrix import tox_envs
+
+    assert len(ENVIRONMENTS) == 13 and set(ENVIRONMENTS) <= set(tox_envs()), set(ENVIRONMENTS) - set(tox_envs())
+
+
+def test_environments_default_to_all_and_take_existing_interpreters():
+    assert [e.name for e in parse_envs(None, None)] == list(ENVIRONMENTS)
+    assert parse_envs("tf212", [f"mine={sys.executable}"]) == [Env("tf212"), Env("mine", sys.executable)]
+    with pytest.raises(ConfigError, match="names among"):
+        parse_envs("tf299", None)
+    with pytest.raises(ConfigError, match="NAME=PATH"):
+        parse_envs(None, ["mine=/no/such/python"])
+
+
+def test_bad_arguments_exit_2_before_any_environment(tmp_path, capsys):
+    out = tmp_path / "m"
+    assert main(["matrix", "--python", f"a={sys.executable}", "--data", "imaginary", "--out", str(out)]) == 2
+    assert main(["matrix", "--python", f"a={sys.executable}", "--variants", "nope", "--out", str(out)]) == 2
+    assert not (out / "a").exists()
+
+
+@pytest.mark.training
+def test_an_environment_runs_resumes_and_a_broken_one_is_reported_in_its_column(tmp_path, capsys):
+    out = tmp_path / "m"
+    args = ["matrix", "--python", f"here={sys.executable}", "--python", "broken=/bin/false", "--data", "synthetic",
+            "--seeds", "0-1", "--tier", "smoke", "--variants", "tiny_lr_high", "--out", str(out)]
+    assert main(args) == 0
+    summary = json.loads((out / "here" / "summary.json").read_text())
+    assert summary["checks"]["lr_too_high_is_jittery|tiny_lr_high-tiny|synthetic|smoke"]["seeds"] == 2
+    assert summary["defaults"]["optimizers"]["Adam"]["epsilon"] > 0
+    assert len(list((out / "here" / "synthetic" / "records").glob("*.json"))) == 4
+    text = (out / "matrix.md").read_text()
+    assert "| lr_too_high_is_jittery | tiny_lr_high-tiny | synthetic | smoke |" in text
+    assert "defaults failed (exit 1)" in text  # the broken environment's column, not a crash
+    log = (out / "here" / "log.txt").read_text()
+    capsys.readouterr()
+    assert main(args) == 0  # resumed: every step of `here` has its output, so nothing runs again
+    assert (out / "here" / "log.txt").read_text() == log
+    assert "here: records synthetic" not in capsys.readouterr().err
+    assert render(out, ["here", "broken"]) == text
