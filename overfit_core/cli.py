@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list variants, experiments, checks and datasets")
     _add_ray(sub)
     _add_matrix(sub)
+    _add_bisect(sub)
     _add_bench_gate(sub)
     _add_faults(sub)
     _add_repro(sub)
@@ -311,6 +312,66 @@ def cmd_matrix(args) -> int:
     return 0
 
 
+def _add_bisect(sub) -> None:
+    b = sub.add_parser("bisect", help="find the first version where a check or a metric changes",
+                       description="Bisect the release environments between --good and --bad (tox.ini), or the "
+                                   "interpreters given with --python in order, training only --variants, and judge "
+                                   "each by compare against the good one. Prints the evidence: the comparison of the "
+                                   "last good and the first bad version.")
+    what = b.add_mutually_exclusive_group(required=True)
+    what.add_argument("--check", default=None, help="a check name (its seeds passed and effect size)")
+    what.add_argument("--metric", default=None, help="a compare metric, e.g. final_train_loss, gap, min_val_loss")
+    b.add_argument("--subject", required=True,
+                   help="the variant (for a metric) or the check's binding label, e.g. bn-bn_basic")
+    b.add_argument("--variants", required=True, help="comma-separated variants to train (their baselines join)")
+    b.add_argument("--good", default=None, help="the last version known good, e.g. tf215")
+    b.add_argument("--bad", default=None, help="a version known to differ, e.g. tf221")
+    b.add_argument("--python", action="append", default=None, metavar="NAME=PATH",
+                   help="instead of --good/--bad: the versions in order, good first and bad last, as interpreters")
+    b.add_argument("--data", choices=DATA_KINDS, default="synthetic", help="data kind (default %(default)s)")
+    b.add_argument("--seeds", default="0-7", help="seeds per version, enough for a verdict (default %(default)s)")
+    b.add_argument("--tier", default="fast", help=f"one of {', '.join(TIERS)} (default %(default)s)")
+    b.add_argument("--out", default="bisect-out", help="output folder; shares its layout with matrix (default "
+                                                       "%(default)s)")
+
+
+def cmd_bisect(args) -> int:
+    from .bisect import Target, bisect, versions_between
+    from .cases import selection
+    from .checks import get_check
+    from .compare import METRICS
+    from .config import parse_seeds
+    from .matrix import Env, parse_envs
+
+    if args.check:
+        get_check(args.check)
+    elif args.metric not in METRICS:
+        raise ConfigError(invalid("metric", args.metric, f"one of {', '.join(METRICS)}"))
+    selection(_specs(DATASETS, args.variants))
+    parse_seeds(args.seeds)
+    if args.python:
+        envs = parse_envs(None, args.python)
+        if len(envs) < 2:
+            raise ConfigError(invalid("python", args.python, "at least two interpreters, good first, bad last"))
+    elif args.good and args.bad:
+        envs = [Env(n) for n in versions_between(args.good, args.bad)]
+    else:
+        raise ConfigError("Give --good and --bad (release environments such as tf215 and tf221), or two or more "
+                          "--python NAME=PATH in order.")
+    out = _out_dir(args.out)
+    good, bad, rows, log = bisect(envs, Target(args.check, args.metric, args.subject), out, variants=args.variants,
+                                  seeds=args.seeds, kind=args.data, tier=args.tier, root=_checkout(),
+                                  progress=lambda line: print(line, file=sys.stderr, flush=True))
+    print(f"first version that differs: {bad} (last good: {good}; probed {len(log)} between)")
+    for line in log:
+        print(f"  {line}")
+    print(f"evidence, compare {good} -> {bad} ({args.data} data, seeds {args.seeds}):")
+    for r in rows:
+        print(f"  {r.where}: {r.label} {r.base_median:.4g} -> {r.head_median:.4g}, {r.verdict}"
+              + (f" ({r.why})" if r.why else ""))
+    return 0
+
+
 def _add_repro(sub) -> None:
     r = sub.add_parser("repro", help="write one standalone plain-Keras script that reproduces a check (bug reports)",
                        description="Write OUT/repro_<check>_<dataset>_seed<N>.py and, beside it, the arrays the suite "
@@ -491,7 +552,7 @@ def cmd_list(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "list": cmd_list, "ray": cmd_ray, "matrix": cmd_matrix, "bench-gate": cmd_bench_gate, "repro": cmd_repro,
+        return {"run": cmd_run, "list": cmd_list, "ray": cmd_ray, "matrix": cmd_matrix, "bisect": cmd_bisect, "bench-gate": cmd_bench_gate, "repro": cmd_repro,
                 "faults": cmd_faults, "compare": cmd_compare, "export": cmd_export}[args.command](args)
     except OverfitBenchError as e:
         print(f"overfit-bench: error: {e}", file=sys.stderr)

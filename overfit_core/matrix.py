@@ -67,6 +67,9 @@ def _run(cmd: Sequence[str], log: Path, timeout: float, env: Mapping[str, str] |
         except subprocess.TimeoutExpired:
             f.write(f"timed out after {timeout:.0f}s\n")
             return 124
+        except OSError as e:  # the program is missing
+            f.write(f"could not start: {e}\n")
+            return 127
 
 
 def _tail(log: Path, n: int = 12) -> str:
@@ -88,8 +91,8 @@ def _set_status(folder: Path, **changes) -> None:
 
 
 def run_env(env: Env, out: Path, *, seeds: str, kinds: Sequence[str], tier: str, bench: bool,
-            progress: Callable[[str], None], root: Path, variants: str | None = None, tox: str = "tox",
-            timeout: float = 7200) -> dict:
+            progress: Callable[[str], None], root: Path, variants: str | None = None,
+            tox: Sequence[str] | None = None, timeout: float = 7200) -> dict:
     """Every step of one environment that has no output yet; its status."""
     folder = out / env.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -101,7 +104,8 @@ def run_env(env: Env, out: Path, *, seeds: str, kinds: Sequence[str], tier: str,
             # tox.ini's own recipe, commands_pre included (this package with --no-deps, tf-keras where needed);
             # the test command only collects
             progress(f"{env.name}: installing (tox -e {env.name} -- --collect-only)")
-            code = _run([tox, "-c", str(root / "tox.ini"), "-e", env.name, "--", "--collect-only", "-q"], log, timeout)
+            code = _run([*(tox or tox_command()), "-c", str(root / "tox.ini"), "-e", env.name, "--", "--collect-only",
+                         "-q"], log, timeout)
             if code != 0 or not Path(python).is_file():
                 _set_status(folder, install="failed", error=_tail(log))
                 progress(f"{env.name}: install failed (see {log})")
@@ -146,6 +150,13 @@ def run_env(env: Env, out: Path, *, seeds: str, kinds: Sequence[str], tier: str,
     if (os.getloadavg() if hasattr(os, "getloadavg") else None) is not None:
         _set_status(folder, load_average=list(os.getloadavg()))
     return _status(folder)
+
+
+def tox_command() -> list[str]:
+    """tox as this interpreter's module where it is installed, else `tox` from the PATH."""
+    import importlib.util
+
+    return [sys.executable, "-m", "tox"] if importlib.util.find_spec("tox") else ["tox"]
 
 
 # --- collecting ------------------------------------------------------------------------------------
@@ -305,8 +316,8 @@ def run_matrix(envs: Sequence[Env], out: Path, *, seeds: str, kinds: Sequence[st
                variants: str | None = None) -> Path:
     """Every environment in turn, then the summaries, the baselines and matrix.md; the path of matrix.md."""
     out.mkdir(parents=True, exist_ok=True)
-    if shutil.which("tox") is None and any(e.python is None for e in envs):
-        progress("note: tox is not on the PATH; environments without --python will fail to install")
+    if tox_command() == ["tox"] and shutil.which("tox") is None and any(e.python is None for e in envs):
+        progress("note: tox is not installed; environments without --python will fail to install")
     for i, env in enumerate(envs, 1):
         progress(f"[{i}/{len(envs)}] {env.name}")
         run_env(env, out, seeds=seeds, kinds=kinds, tier=tier, bench=bench, progress=progress, root=root,

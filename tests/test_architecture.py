@@ -110,6 +110,7 @@ LAYERS = [
     {"overfit_core.report", "overfit_core.distribute", "overfit_core.ci", "overfit_core.faults", "overfit_core.cluster",
      "overfit_core._faults_site", "overfit_core._faults_site.sitecustomize", "overfit_core.repro"},
     {"overfit_core.html_report", "overfit_core.compare", "overfit_core.matrix"},
+    {"overfit_core.bisect"},
     {"overfit_core.cli", "overfit_core.pytest_plugin", "overfit_core"},
     {"overfit_core.__main__"},
 ]
