@@ -230,6 +230,19 @@ def test_the_full_tier_runs_weekly_on_the_real_data():
     assert "overfit-bench run --data real --tier full --seeds 0-19" in runs
 
 
+def test_a_scheduled_job_gates_the_nightly_against_the_newest_release_with_compare():
+    wf = workflow()
+    job = wf["jobs"]["nightly"]
+    assert "schedule" in job["if"]
+    runs = [step.get("run", "") for step in job["steps"]]
+    matrix = next(r for r in runs if r.startswith("overfit-bench matrix"))
+    assert f"--envs tf{SUPPORTED_TF[-1].replace('.', '')},nightly" in matrix and "--bench" in matrix
+    assert any(r.startswith("overfit-bench compare") and "/nightly/" in r for r in runs)
+    assert any(step.get("uses", "").startswith("actions/upload-artifact") for step in job["steps"])
+    uploads = [s for s in wf["jobs"]["tests"]["steps"] if "overfit-bench export" in s.get("run", "")]
+    assert uploads, "the per-version test jobs bundle their records"
+
+
 def test_workflow_matrix_is_exactly_supported_tf():
     entries = _matrices()["tests"]
     assert [e["tf"] for e in entries] == list(SUPPORTED_TF), "the tests job's matrix must list SUPPORTED_TF"
