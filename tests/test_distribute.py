@@ -126,6 +126,17 @@ def test_multiworker_with_two_local_workers_keeps_the_properties(record_property
     assert "workers agree on the weights" in lines[-2]  # mirrored variables: the same weights on every worker
 
 
+def _wait_all(procs, timeout: float) -> list[int]:
+    """Every worker's exit code; any still running after `timeout` (or an error) is killed."""
+    try:
+        return [p.wait(timeout=timeout) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
 def _local_cluster_or_skip() -> tuple[list[int], dict]:
     try:
         ports = free_ports(2)
@@ -150,13 +161,7 @@ def test_cli_trains_as_a_two_worker_cluster(tmp_path):
             procs.append(subprocess.Popen([sys.executable, "-m", "overfit_core.cli", "run", "--strategy", "multiworker",
                                            "--datasets", "boston", "--tier", "smoke", "--seeds", "0", "--out", str(out),
                                            "--no-checks"], env=env, stdout=log, stderr=subprocess.STDOUT))
-    try:
-        codes = [p.wait(timeout=600) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    codes = _wait_all(procs, 600)
     assert codes == [0, 0], [(tmp_path / f"worker{i}.log").read_text()[-2000:] for i in range(2)]
     first, second = (sorted((d / "records").glob("*.json")) for d in (out, out / "worker1"))
     assert [f.name for f in first] == [f.name for f in second] and len(first) == 2  # same cache keys
@@ -265,13 +270,7 @@ def test_keras3_itself_fits_under_multiworker_mirrored_strategy(tmp_path):
                                           stderr=subprocess.STDOUT,
                                           env={**env, "TF_CONFIG": local_tf_config(ports, i),
                                                "TF_CPP_MIN_LOG_LEVEL": "3"}))
-    try:
-        codes = [p.wait(timeout=300) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    codes = _wait_all(procs, 300)
     texts = [log.read_text(errors="replace") for log in logs]
     if not all("fitting" in t for t in texts):  # a failure before fit is not the known one: fail, not xfail
         pytest.fail(f"the workers did not reach model.fit: {[t[-1500:] for t in texts]}")
