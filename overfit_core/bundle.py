@@ -119,8 +119,25 @@ def _read_bundle(path: Path, argument: str) -> RecordSet:
     return RecordSet(str(path), "bundle", tuple(records), environment, tuple(notes))
 
 
+BASELINE_SCHEMA = "overfit-bench-baseline/1"
+
+
+def _read_baseline(path: Path, argument: str) -> RecordSet:
+    """A committed baseline (`overfit-bench matrix --baselines`): compare's per-seed values, no records."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(invalid(argument, str(path), "a baseline JSON of `overfit-bench matrix --baselines`",
+                                  f"It cannot be read: {type(e).__name__}: {e}")) from None
+    if not isinstance(data, dict) or data.get("schema") != BASELINE_SCHEMA or not isinstance(data.get("rows"), list):
+        raise ConfigError(invalid(argument, str(path), f"a baseline JSON of schema {BASELINE_SCHEMA} with rows",
+                                  "Write it again with `overfit-bench matrix --baselines DIR`."))
+    return RecordSet(str(path), "baseline", (), data, ())
+
+
 def load_record_set(path: str | Path, argument: str = "path") -> RecordSet:
-    """The records at `path`: a run's --out folder, a folder of records (a record cache) or a bundle file.
+    """The records at `path`: a run's --out folder, a folder of records (a record cache), a bundle file, or a
+    committed baseline (.json: compare's per-seed values of an environment, kind "baseline").
 
     A folder with several records of one run (a cache across versions) gives the newest file; the others are
     named in `notes`. Raises ConfigError naming `argument` for anything else, and for records of another schema.
@@ -128,6 +145,8 @@ def load_record_set(path: str | Path, argument: str = "path") -> RecordSet:
     p = Path(path).expanduser()
     if p.is_dir():
         return _read_folder(p, argument)
+    if p.is_file() and p.suffix == ".json":
+        return _read_baseline(p, argument)
     if p.is_file():
         return _read_bundle(p, argument)
     raise ConfigError(invalid(argument, str(path), "an existing run folder, record folder or bundle file",

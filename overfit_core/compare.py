@@ -257,6 +257,39 @@ def _property_rows(base: Sequence[RunRecord], head: Sequence[RunRecord], notes: 
     return rows
 
 
+ROW_KEY = ("section", "dataset", "kind", "tier", "subject", "quantity", "check")
+
+
+def baseline_rows(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
+    """Compare's per-seed values of `records`, row by row: what a committed baseline keeps (no records needed)."""
+    notes: list[str] = []
+    rows = _metric_rows(records, records, notes) + _property_rows(records, records, notes)
+    return [{**{k: getattr(r, k) for k in ROW_KEY}, "stronger": r.stronger, "values": list(r.base)} for r in rows]
+
+
+def _side_rows(found: RecordSet, notes: list[str]) -> dict[tuple, dict[str, Any]]:
+    rows = found.environment["rows"] if found.kind == "baseline" else baseline_rows(found.records)
+    return {tuple(r[k] for k in ROW_KEY): r for r in rows}
+
+
+def _rows_with_baseline(base: RecordSet, head: RecordSet, notes: list[str]) -> tuple[list[Row], list[str]]:
+    """Rows where one side (or both) is a baseline: matched by (section, dataset, kind, tier, subject, quantity)."""
+    sides = [_side_rows(base, notes), _side_rows(head, notes)]
+    shared = [k for k in sides[0] if k in sides[1]]
+    if not shared:
+        raise ConfigError(f"{base.path} and {head.path} have no row in common: expected the same variants, data "
+                          "kinds and tier as the baseline (its rows name them).")
+    mismatches = [f"{len(set(one) - set(other))} rows only in {name}, not compared" for name, one, other in
+                  (("base", sides[0], sides[1]), ("head", sides[1], sides[0])) if set(one) - set(other)]
+    rows = []
+    for k in shared:
+        b, h = sides[0][k], sides[1][k]
+        fields = dict(zip(ROW_KEY, k))
+        rows.append(Row(fields.pop("section"), base=tuple(b["values"]), head=tuple(h["values"]),
+                        stronger=b.get("stronger", ">"), **fields))
+    return rows, mismatches
+
+
 # --- statistics and verdicts -------------------------------------------------------------------
 
 def _relative(base: float, head: float) -> float:
@@ -340,6 +373,12 @@ def _throughput(base_bench, head_bench, tolerance: float) -> tuple[dict[str, Any
 
 
 def _side(found: RecordSet) -> dict[str, Any]:
+    if found.kind == "baseline":
+        v = found.environment.get("versions", {})
+        return {"path": found.path, "kind": found.kind, "records": 0,
+                "versions": {k: [v.get(k, "tensorflow" if k == "backend" else "?")]
+                             for k in ("tensorflow", "keras", "numpy", "backend")},
+                "seeds": _seeds(found.environment.get("seeds", [])), "cpu_model": None}
     # records from before the backends were recorded all ran on TensorFlow
     versions = {k: sorted({r.versions.get(k, "tensorflow" if k == "backend" else "?") for r in found.records})
                 for k in ("tensorflow", "keras", "numpy", "backend")}
@@ -366,16 +405,20 @@ def compare(base: RecordSet, head: RecordSet, *, alpha: float = DEFAULT_ALPHA, c
         raise ConfigError(invalid("head_bench" if head_bench is None else "base_bench", None,
                                   "a pytest-benchmark JSON for each side, or for neither",
                                   "Pass both --base-bench and --head-bench."))
-    mismatches = explain_mismatch(base.records, head.records)
-    shared = {_key(r) for r in base.records} & {_key(r) for r in head.records}
-    if not shared:
-        raise ConfigError(f"{base.path} and {head.path} have no (variant, dataset, data kind, tier) in common, so "
-                          f"nothing can be compared: {'; '.join(mismatches)}. Expected two runs of the same "
-                          "variants, data kind and tier (e.g. both `overfit-bench run --tier fast --data synthetic`).")
     notes = [f"base: {n}" for n in base.notes] + [f"head: {n}" for n in head.notes]
-    b = [r for r in base.records if _key(r) in shared]
-    h = [r for r in head.records if _key(r) in shared]
-    rows = _metric_rows(b, h, notes) + _property_rows(b, h, notes)
+    if "baseline" in (base.kind, head.kind):
+        rows, mismatches = _rows_with_baseline(base, head, notes)
+    else:
+        mismatches = explain_mismatch(base.records, head.records)
+        shared = {_key(r) for r in base.records} & {_key(r) for r in head.records}
+        if not shared:
+            raise ConfigError(f"{base.path} and {head.path} have no (variant, dataset, data kind, tier) in common, so "
+                              f"nothing can be compared: {'; '.join(mismatches)}. Expected two runs of the same "
+                              "variants, data kind and tier (e.g. both `overfit-bench run --tier fast --data "
+                              "synthetic`).")
+        b = [r for r in base.records if _key(r) in shared]
+        h = [r for r in head.records if _key(r) in shared]
+        rows = _metric_rows(b, h, notes) + _property_rows(b, h, notes)
     covered = judge(rows, alpha=alpha, correction=correction, min_effect=min_effect)
     regressions = [f"{r.where}: {r.why}" for r in rows if r.verdict in ("flipped", "weakened")]
     changes = [f"{r.where}: {r.why}" for r in rows if r.verdict in ("changed", "strengthened", "fixed")]

@@ -311,6 +311,17 @@ def _neighbour_verdicts(a: Path, b: Path) -> list[str]:
     return lines
 
 
+def write_baseline(folder: Path, summary: Mapping, path: Path) -> Path:
+    """The environment's committed reference: its summary and compare's per-seed values (`compare` takes the
+    file as BASE, so a nightly is gated against a release without rerunning it)."""
+    from .bundle import BASELINE_SCHEMA
+    from .compare import baseline_rows
+
+    compact = {"schema": BASELINE_SCHEMA, **{k: v for k, v in summary.items() if k != "status"},
+               "rows": baseline_rows(_records(folder))}
+    return atomic_write(path, json.dumps(compact, sort_keys=True, separators=(",", ":")))
+
+
 def run_matrix(envs: Sequence[Env], out: Path, *, seeds: str, kinds: Sequence[str], tier: str, bench: bool,
                baselines: Path | None, progress: Callable[[str], None], root: Path,
                variants: str | None = None) -> Path:
@@ -325,9 +336,7 @@ def run_matrix(envs: Sequence[Env], out: Path, *, seeds: str, kinds: Sequence[st
         summary = summarise(out / env.name)
         atomic_write(out / env.name / "summary.json", json.dumps(summary, indent=1, sort_keys=True))
         if baselines is not None and summary["checks"]:
-            baselines.mkdir(parents=True, exist_ok=True)
-            compact = {k: v for k, v in summary.items() if k != "status"}
-            atomic_write(baselines / f"{env.name}.json", json.dumps(compact, indent=1, sort_keys=True))
+            write_baseline(out / env.name, summary, baselines / f"{env.name}.json")
     path = out / "matrix.md"
     atomic_write(path, render(out, [e.name for e in envs]))
     return path

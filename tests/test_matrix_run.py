@@ -37,7 +37,8 @@ def test_bad_arguments_exit_2_before_any_environment(tmp_path, capsys):
 def test_an_environment_runs_resumes_and_a_broken_one_is_reported_in_its_column(tmp_path, capsys):
     out = tmp_path / "m"
     args = ["matrix", "--python", f"here={sys.executable}", "--python", "broken=/bin/false", "--data", "synthetic",
-            "--seeds", "0-1", "--tier", "smoke", "--variants", "tiny_lr_high", "--out", str(out)]
+            "--seeds", "0-1", "--tier", "smoke", "--variants", "tiny_lr_high", "--out", str(out),
+            "--baselines", str(tmp_path / "baselines")]
     assert main(args) == 0
     summary = json.loads((out / "here" / "summary.json").read_text())
     assert summary["checks"]["lr_too_high_is_jittery|tiny_lr_high-tiny|synthetic|smoke"]["seeds"] == 2
@@ -52,3 +53,21 @@ def test_an_environment_runs_resumes_and_a_broken_one_is_reported_in_its_column(
     assert (out / "here" / "log.txt").read_text() == log
     assert "here: records synthetic" not in capsys.readouterr().err
     assert render(out, ["here", "broken"]) == text
+    # the committed baseline stands in for the records as compare's BASE: the same rows, values and verdicts
+    from overfit_core.bundle import load_record_set
+    from overfit_core.compare import compare
+
+    records = load_record_set(out / "here" / "synthetic" / "records")
+    baseline = load_record_set(tmp_path / "baselines" / "here.json")
+    assert baseline.kind == "baseline" and not (tmp_path / "baselines" / "broken.json").exists()
+
+    def rows(c):
+        return [(r.where, r.quantity, r.base, r.head, r.verdict) for r in c.rows]
+    assert rows(compare(baseline, records)) == rows(compare(records, records)) and rows(compare(records, records))
+
+
+def test_a_json_that_is_no_baseline_is_refused_with_how_to_fix(tmp_path, capsys):
+    bad = tmp_path / "x.json"
+    bad.write_text('{"schema": "something else"}')
+    assert main(["compare", str(bad), str(bad)]) == 2
+    assert "overfit-bench matrix --baselines" in capsys.readouterr().err
