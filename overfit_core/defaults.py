@@ -21,6 +21,7 @@ FIT_ARGUMENTS = ("batch_size", "epochs", "shuffle", "validation_split", "validat
                  "steps_per_epoch", "initial_epoch")
 COMPILE_ARGUMENTS = ("steps_per_execution", "jit_compile", "run_eagerly")
 VOLATILE = {"name", "dtype", "trainable", "dtype_policy"}  # names and dtypes are not experiment settings
+SERIALISATION = {"module", "registered_name"}  # how Keras 3 serialises a nested object, not a setting
 
 
 def _plain(value: Any) -> Any:
@@ -30,7 +31,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (int, float)):
         return value if not (isinstance(value, float) and not math.isfinite(value)) else repr(value)
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v) for k, v in value.items() if k not in SERIALISATION}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     try:
@@ -77,11 +78,34 @@ def _flatten(d: Mapping, prefix: str = "") -> dict[str, Any]:
 
 def diff_defaults(before: Mapping, after: Mapping) -> list[tuple[str, Any, Any]]:
     """(setting, value before, value after) for every setting that differs; versions are left out."""
-    a = _flatten({k: v for k, v in before.items() if k != "versions"})
-    b = _flatten({k: v for k, v in after.items() if k != "versions"})
-    missing = "(absent)"
-    return [(k, a.get(k, missing), b.get(k, missing)) for k in sorted(set(a) | set(b)) if a.get(k, missing) !=
-            b.get(k, missing)]
+    def settings(d):
+        return {k: v for k, v in _flatten({s: x for s, x in d.items() if s != "versions"}).items()
+                if k.rsplit(".", 1)[-1] not in SERIALISATION}
+    a, b = settings(before), settings(after)
+    return [(k, a.get(k, ABSENT), b.get(k, ABSENT)) for k in sorted(set(a) | set(b))
+            if not _same(a.get(k, ABSENT), b.get(k, ABSENT))]
+
+
+ABSENT = "(absent)"
+
+
+def _same(x, y) -> bool:
+    """Equal, with numbers equal to float32 round-off (0.001 and 0.0010000000474974513 are one setting)."""
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (x, y))
+    return math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-12) if numbers else x == y
+
+
+def describe_diff(changes: list[tuple[str, Any, Any]]) -> str:
+    """One line: the values that changed, then the settings that appeared or went (names only)."""
+    moved = [f"`{k}` {x!r} -> {y!r}" for k, x, y in changes if ABSENT not in (x, y)]
+    added = [k for k, x, _ in changes if x == ABSENT]
+    gone = [k for k, _, y in changes if y == ABSENT]
+    parts = [", ".join(moved) if moved else "no value changed"]
+    if added:
+        parts.append(f"{len(added)} new settings ({', '.join(f'`{k}`' for k in added[:8])}{', ...' if len(added) > 8 else ''})")
+    if gone:
+        parts.append(f"{len(gone)} gone ({', '.join(f'`{k}`' for k in gone[:8])}{', ...' if len(gone) > 8 else ''})")
+    return "; ".join(parts)
 
 
 if __name__ == "__main__":

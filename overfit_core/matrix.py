@@ -226,7 +226,7 @@ def _cell_check(c: Mapping | None) -> str:
 
 def render(out: Path, envs: Sequence[str], compare_neighbours: bool = True) -> str:
     """matrix.md for the environments that have a summary, in the order given."""
-    from .defaults import diff_defaults
+    from .defaults import describe_diff, diff_defaults
 
     summaries = {e: json.loads((out / e / "summary.json").read_text()) for e in envs
                  if (out / e / "summary.json").is_file()}
@@ -274,8 +274,8 @@ def render(out: Path, envs: Sequence[str], compare_neighbours: bool = True) -> s
         lines.append("")
         da, db = summaries[a].get("defaults"), summaries[b].get("defaults")
         changed = diff_defaults(da, db) if da and db else []
-        lines.append("Defaults changed: " + (", ".join(f"`{k}` {x!r} -> {y!r}" for k, x, y in changed)
-                                             if changed else "none" if da and db else "not recorded on both") + ".")
+        lines.append("Defaults: " + (describe_diff(changed) if changed else "none changed" if da and db
+                                     else "not recorded on both") + ".")
         if compare_neighbours:
             lines += [""] + _neighbour_verdicts(out / a, out / b)
         lines.append("")

@@ -27,3 +27,16 @@ def test_diff_names_each_changed_setting_and_ignores_versions():
         ("layers.BatchNormalization.new_option", "(absent)", True),
         ("optimizers.Adam.epsilon", before["optimizers"]["Adam"]["epsilon"], 1e-8)]
     assert diff_defaults(before, before) == []
+
+
+def test_float32_round_off_and_serialisation_keys_are_not_changes_and_the_line_names_what_moved():
+    from overfit_core.defaults import describe_diff
+
+    before = {"optimizers": {"Adam": {"learning_rate": 0.001, "epsilon": 1e-7, "decay": 0.0}},
+              "layers": {"Dense": {"kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform"}}}}
+    after = {"optimizers": {"Adam": {"learning_rate": 0.0010000000474974513, "epsilon": 1e-8, "use_ema": False}},
+             "layers": {"Dense": {"kernel_initializer": {"class_name": "GlorotUniform"}}}}
+    changes = diff_defaults(before, after)
+    assert [k for k, _, _ in changes] == ["optimizers.Adam.decay", "optimizers.Adam.epsilon", "optimizers.Adam.use_ema"]
+    assert describe_diff(changes) == ("`optimizers.Adam.epsilon` 1e-07 -> 1e-08; 1 new settings "
+                                      "(`optimizers.Adam.use_ema`); 1 gone (`optimizers.Adam.decay`)")
