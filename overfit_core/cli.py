@@ -272,8 +272,8 @@ def _add_matrix(sub) -> None:
     m.add_argument("--envs", default=None, help=f"comma-separated, in order (default: all of {','.join(ENVIRONMENTS)})")
     m.add_argument("--python", action="append", default=None, metavar="NAME=PATH",
                    help="an environment that exists already: its interpreter (repeat for several)")
-    m.add_argument("--data", default="real,synthetic", help="data kinds (default %(default)s; real reads "
-                                                           "OVERFIT_DATA_DIR or downloads with OVERFIT_DOWNLOAD=1)")
+    m.add_argument("--data", default="real,synthetic",
+                   help="data kinds (default %(default)s); the real data as `run` finds it (--data-dir's variable)")
     m.add_argument("--seeds", default="0-7", help="seeds per environment (default %(default)s)")
     m.add_argument("--tier", default="fast", help=f"one of {', '.join(TIERS)} (default %(default)s)")
     m.add_argument("--variants", default=None, help="comma-separated variants (with their baselines; default all)")
