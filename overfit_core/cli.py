@@ -28,6 +28,14 @@ def _out_dir(text: str) -> Path:
     return writable_dir(text, "records")
 
 
+def _require_real(args, settings) -> None:
+    """--data real needs a folder of the real datasets, or (where the command has --download) a download."""
+    if args.data == "real" and not settings.real_available:
+        how = "--data-dir DIR or --download" if hasattr(args, "download") else "--data-dir DIR"
+        raise ConfigError(invalid("data_dir", args.data_dir, "a folder with the real datasets for --data real",
+                                  f"Pass {how} (or set OVERFIT_DATA_DIR, or OVERFIT_DOWNLOAD=1)."))
+
+
 def _fits_per_process(text: str) -> int:
     try:
         return positive_int("fits_per_process", int(text), minimum=0)
@@ -140,9 +148,7 @@ def cmd_faults(args) -> int:
 
     chosen = parse_faults(args.faults)
     settings = Settings.resolve(tier=args.tier, seeds=args.seeds, data_dir=args.data_dir)  # checks tier and seeds
-    if args.data == "real" and not settings.real_available:
-        raise ConfigError(invalid("data_dir", args.data_dir, "a folder with the real datasets for --data real",
-                                  "Pass --data-dir DIR (or set OVERFIT_DATA_DIR, or OVERFIT_DOWNLOAD=1)."))
+    _require_real(args, settings)
     if args.data == "real" and settings.data_dir and not Path(settings.data_dir).is_dir():
         raise ConfigError(invalid("data_dir", args.data_dir, "an existing folder"))
     out = prepare_out(args.out)
@@ -248,9 +254,7 @@ def cmd_ray(args) -> int:
     envs = parse_envs(args.env)
     _, specs = selection(_specs(_datasets(args.datasets), args.variants))
     settings = Settings.resolve(tier=args.tier, seeds=args.seeds, data_dir=args.data_dir, download=args.download)
-    if args.data == "real" and not settings.real_available:
-        raise ConfigError(invalid("data_dir", args.data_dir, "a folder with the real datasets for --data real",
-                                  "Pass --data-dir DIR or --download (or set OVERFIT_DATA_DIR, or OVERFIT_DOWNLOAD=1)."))
+    _require_real(args, settings)
     retries = positive_int("retries", args.retries, minimum=0)
     out = _out_dir(args.out)
     fits = plan(envs, list(specs), {n: s.dataset for n, s in specs.items()}, settings.seeds, settings.tier,
@@ -404,9 +408,7 @@ def cmd_repro(args) -> int:
     except ValueError:
         raise ConfigError(invalid("seed", args.seed, "one non-negative integer such as 0")) from None
     settings = Settings.resolve(tier=args.tier, seeds=str(seed), data_dir=args.data_dir, download=args.download)
-    if args.data == "real" and not settings.real_available:
-        raise ConfigError(invalid("data_dir", args.data_dir, "a folder with the real datasets for --data real",
-                                  "Pass --data-dir DIR or --download (or set OVERFIT_DATA_DIR, or OVERFIT_DOWNLOAD=1)."))
+    _require_real(args, settings)
     command = shlex.join(["overfit-bench", "repro", "--check", args.check,
                           *(["--variants", args.variants] if args.variants else []), "--dataset", args.dataset,
                           "--seed", str(seed), "--tier", settings.tier, "--data", args.data,

@@ -198,6 +198,11 @@ def _values(values: Iterable[float]) -> tuple[float, ...]:
     return tuple(float(f"{v:.12g}") for v in values if math.isfinite(v))
 
 
+def metric_value(quantity: str, record: RunRecord) -> float:
+    """One METRICS quantity of one record, nan where the record cannot give it."""
+    return _safe(METRICS[quantity][1])(record)
+
+
 def _safe(fn: Callable[[RunRecord], float]) -> Callable[[RunRecord], float]:
     def value(r: RunRecord) -> float:
         try:
@@ -372,16 +377,21 @@ def _throughput(base_bench, head_bench, tolerance: float) -> tuple[dict[str, Any
     return summary, regressions, changes
 
 
+SIDE_VERSIONS = ("tensorflow", "keras", "numpy", "backend")
+
+
+def _version(versions: Mapping[str, str], key: str) -> str:
+    """A side's library version; records from before backends were recorded all ran on TensorFlow."""
+    return versions.get(key, "tensorflow" if key == "backend" else "?")
+
+
 def _side(found: RecordSet) -> dict[str, Any]:
     if found.kind == "baseline":
         v = found.environment.get("versions", {})
         return {"path": found.path, "kind": found.kind, "records": 0,
-                "versions": {k: [v.get(k, "tensorflow" if k == "backend" else "?")]
-                             for k in ("tensorflow", "keras", "numpy", "backend")},
+                "versions": {k: [_version(v, k)] for k in SIDE_VERSIONS},
                 "seeds": _seeds(found.environment.get("seeds", [])), "cpu_model": None}
-    # records from before the backends were recorded all ran on TensorFlow
-    versions = {k: sorted({r.versions.get(k, "tensorflow" if k == "backend" else "?") for r in found.records})
-                for k in ("tensorflow", "keras", "numpy", "backend")}
+    versions = {k: sorted({_version(r.versions, k) for r in found.records}) for k in SIDE_VERSIONS}
     return {"path": found.path, "kind": found.kind, "records": len(found.records), "versions": versions,
             "seeds": _seeds(r.seed for r in found.records),
             "cpu_model": found.environment.get("cpu_model") if found.environment else None}

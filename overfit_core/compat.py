@@ -26,7 +26,6 @@ else:
 
 KERAS_MAJOR = int(keras.__version__.split(".")[0])
 BACKEND = keras.backend.backend() if KERAS_MAJOR >= 3 else "tensorflow"  # Keras 3 reads KERAS_BACKEND
-BACKENDS = ("tensorflow", "jax", "torch")  # known_failures.BACKENDS is the same (tests/test_architecture.py)
 
 
 class BackendError(ConfigError):
@@ -56,28 +55,18 @@ def _backend_version() -> str:
     return str(getattr(module, "__version__", "?"))
 
 
-def _distribution_version(*names: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    for name in names:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            continue
-    return "none"
-
-
 def versions() -> dict[str, str]:
     """Library versions that a run record must state: the backend and its library's version among them."""
-    tf_version = (_backend_version() if BACKEND == "tensorflow"
-                  else _distribution_version("tensorflow", "tensorflow-cpu", "tf-nightly"))
+    from .known_failures import installed_tf_version
+
+    backend_version = _backend_version()
     return {
-        "tensorflow": tf_version,
+        "tensorflow": backend_version if BACKEND == "tensorflow" else installed_tf_version() or "none",
         "keras": keras.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
         "backend": BACKEND,
-        "backend_version": _backend_version(),
+        "backend_version": backend_version,
     }
 
 

@@ -29,7 +29,7 @@ from .records import atomic_write
 # Twelve environments, oldest first (tox.ini defines each), and the newest TF on Python 3.13 beside them.
 ENVIRONMENTS = ("tf212", "tf213", "tf214", "tf215", "tf216", "tf217", "tf218", "tf219", "tf220", "tf221",
                 "nightly", "tf221-legacy", "py313")
-KEY_METRICS = ("final_val_loss", "min_val_loss", "final_train_loss", "val_accuracy")
+KEY_METRICS = ("final_val_loss", "min_val_loss", "final_train_loss", "final_val_accuracy")  # compare.METRICS
 BENCH_K = "matmul_peak or train_throughput"
 
 
@@ -147,7 +147,7 @@ def run_env(env: Env, out: Path, *, seeds: str, kinds: Sequence[str], tier: str,
             progress(f"{env.name}: {name} failed (exit {code}; see {log})")
             continue
         _set_status(folder, **{name: f"ok in {time.monotonic() - start:.0f}s"})
-    if (os.getloadavg() if hasattr(os, "getloadavg") else None) is not None:
+    if hasattr(os, "getloadavg"):
         _set_status(folder, load_average=list(os.getloadavg()))
     return _status(folder)
 
@@ -175,8 +175,8 @@ def _records(folder: Path) -> list:
 
 def summarise(folder: Path) -> dict:
     """The environment's compact summary: per check binding its seeds passed and median effect, key metrics'
-    medians per variant, versions, defaults, and throughput per numpy GFLOP/s."""
-    from .compare import evaluate_checks
+    medians per variant (as `compare` computes them), versions, defaults, and throughput per numpy GFLOP/s."""
+    from .compare import evaluate_checks, metric_value
 
     records = _records(folder)
     notes: list[str] = []
@@ -191,12 +191,9 @@ def summarise(folder: Path) -> dict:
     for r in records:
         key = f"{r.variant}|{r.data_kind}|{r.config.tier}"
         for m in KEY_METRICS:
-            value = (r.history.get("val_loss", [None])[-1] if m == "final_val_loss"
-                     else min(r.history["val_loss"]) if m == "min_val_loss" and r.history.get("val_loss")
-                     else r.history.get("loss", [None])[-1] if m == "final_train_loss"
-                     else r.evaluation.get(m))
-            if value is not None:
-                metrics.setdefault(key, {}).setdefault(m, []).append(float(value))
+            value = metric_value(m, r) if r.status == "ok" else math.nan  # as compare reads it
+            if math.isfinite(value):
+                metrics.setdefault(key, {}).setdefault(m, []).append(value)
     versions = records[0].versions if records else {}
     summary = {"env": folder.name, "versions": dict(versions), "status": _status(folder),
                "seeds": sorted({r.seed for r in records}), "checks": checks,
