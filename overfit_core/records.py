@@ -147,9 +147,8 @@ def writable_dir(text: str | Path, subdir: str) -> Path:
         raise ConfigError(invalid("out", str(text), "a directory (it is an existing file)", "Pass another --out."))
     try:
         (out / subdir).mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=out, prefix=".write-test."):  # a name of its own: workers share --out
+            pass
     except OSError as e:
         raise ConfigError(invalid("out", str(text), "a writable directory",
                                   f"({e.strerror}) Pass another --out.")) from None

@@ -137,6 +137,13 @@ def _wait_all(procs, timeout: float) -> list[int]:
                 p.wait()
 
 
+def _worker_failure(log) -> str:
+    """A worker's own error lines first (pytest truncates long messages in the middle), then its log's tail."""
+    text = log.read_text()
+    errors = [line for line in text.splitlines() if "overfit-bench: error" in line or "Error:" in line]
+    return "\n".join(errors[-5:]) + "\n--- tail ---\n" + text[-1500:]
+
+
 def _local_cluster_or_skip() -> tuple[list[int], dict]:
     try:
         ports = free_ports(2)
@@ -162,7 +169,7 @@ def test_cli_trains_as_a_two_worker_cluster(tmp_path):
                                            "--datasets", "boston", "--tier", "smoke", "--seeds", "0", "--out", str(out),
                                            "--no-checks"], env=env, stdout=log, stderr=subprocess.STDOUT))
     codes = _wait_all(procs, 600)
-    assert codes == [0, 0], [(tmp_path / f"worker{i}.log").read_text()[-2000:] for i in range(2)]
+    assert codes == [0, 0], [_worker_failure(tmp_path / f"worker{i}.log") for i in range(2)]
     first, second = (sorted((d / "records").glob("*.json")) for d in (out, out / "worker1"))
     assert [f.name for f in first] == [f.name for f in second] and len(first) == 2  # same cache keys
     for a, b in zip(first, second):  # one model trained by both workers: the same history on each

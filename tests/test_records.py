@@ -4,11 +4,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from overfit_core import FAST, get_variant
-from overfit_core.records import SCHEMA, KernelStats, RecordStore, RunRecord, atomic_write, cache_key, run_id
+from overfit_core.records import (SCHEMA, KernelStats, RecordStore, RunRecord, atomic_write, cache_key, run_id,
+                                  writable_dir)
 
 
 def make_record(**over) -> RunRecord:
@@ -105,3 +107,12 @@ def test_store_on_a_file_is_a_clear_error(tmp_path):
     f.write_text("")
     with pytest.raises(ValueError, match="a directory, not a file"):
         RecordStore(f)
+
+
+def test_workers_sharing_an_out_folder_all_get_it(tmp_path):
+    # Every worker of a multi-worker cluster checks the same --out at once; a shared probe file name made one of
+    # them fail ("No such file") when another removed the probe first.
+    with ThreadPoolExecutor(8) as pool:
+        outs = list(pool.map(lambda _: writable_dir(tmp_path / "out", "records"), range(400)))
+    assert set(outs) == {tmp_path / "out"} and (tmp_path / "out" / "records").is_dir()
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["records"]  # no probe left behind
