@@ -318,7 +318,9 @@ def cmd_matrix(args) -> int:
 
 def _add_bisect(sub) -> None:
     b = sub.add_parser("bisect", help="find the first version where a check or a metric changes",
-                       description="Bisect the release environments between --good and --bad (tox.ini), or the "
+                       description="Bisect the release environments between --good and --bad (tox.ini), the "
+                                   "tf-nightly builds between two dates (nightly-YYYYMMDD, each installed with the "
+                                   "keras-nightly of its date into a venv kept under .envs/), or the "
                                    "interpreters given with --python in order, training only --variants, and judge "
                                    "each by compare against the good one. Prints the evidence: the comparison of the "
                                    "last good and the first bad version.")
@@ -328,8 +330,8 @@ def _add_bisect(sub) -> None:
     b.add_argument("--subject", required=True,
                    help="the variant (for a metric) or the check's binding label, e.g. bn-bn_basic")
     b.add_argument("--variants", required=True, help="comma-separated variants to train (their baselines join)")
-    b.add_argument("--good", default=None, help="the last version known good, e.g. tf215")
-    b.add_argument("--bad", default=None, help="a version known to differ, e.g. tf221")
+    b.add_argument("--good", default=None, help="the last version known good, e.g. tf215 or nightly-20261001")
+    b.add_argument("--bad", default=None, help="a version known to differ, e.g. tf221 or nightly-20261026")
     b.add_argument("--python", action="append", default=None, metavar="NAME=PATH",
                    help="instead of --good/--bad: the versions in order, good first and bad last, as interpreters")
     b.add_argument("--data", choices=DATA_KINDS, default="synthetic", help="data kind (default %(default)s)")
@@ -340,7 +342,7 @@ def _add_bisect(sub) -> None:
 
 
 def cmd_bisect(args) -> int:
-    from .bisect import Target, bisect, versions_between
+    from .bisect import NIGHTLY, Target, bisect, nightlies_between, versions_between
     from .cases import selection
     from .checks import get_check
     from .compare import METRICS
@@ -357,11 +359,14 @@ def cmd_bisect(args) -> int:
         envs = parse_envs(None, args.python)
         if len(envs) < 2:
             raise ConfigError(invalid("python", args.python, "at least two interpreters, good first, bad last"))
+    elif args.good and args.bad and NIGHTLY in args.good + args.bad:
+        envs = nightlies_between(args.good, args.bad)
     elif args.good and args.bad:
         envs = [Env(n) for n in versions_between(args.good, args.bad)]
     else:
-        raise ConfigError("Give --good and --bad (release environments such as tf215 and tf221), or two or more "
-                          "--python NAME=PATH in order.")
+        raise ConfigError("Give --good and --bad (release environments such as tf215 and tf221, or nightly dates "
+                          "such as nightly-20261001 and nightly-20261026), or two or more --python NAME=PATH in "
+                          "order.")
     out = _out_dir(args.out)
     good, bad, rows, log = bisect(envs, Target(args.check, args.metric, args.subject), out, variants=args.variants,
                                   seeds=args.seeds, kind=args.data, tier=args.tier, root=_checkout(),

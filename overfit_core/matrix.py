@@ -37,6 +37,9 @@ BENCH_K = "matmul_peak or train_throughput"
 class Env:
     name: str
     python: str | None = None  # an existing interpreter; None: tox creates .tox/<name>
+    # pip requirements of an environment tox.ini does not define (a nightly of one date): a venv is made for them
+    # under .envs/<name> in the checkout, with tox.ini's [pkg] deps beside them, and kept for the next run
+    requirements: tuple[str, ...] = ()
 
 
 def parse_envs(names: str | None, pythons: Sequence[str] | None) -> list[Env]:
@@ -98,7 +101,16 @@ def run_env(env: Env, out: Path, *, seeds: str, kinds: Sequence[str], tier: str,
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "log.txt"
     python = env.python
-    if python is None:
+    if python is None and env.requirements:
+        python = str(root / ENVS_DIR / env.name / "bin" / "python")
+        if not Path(python).is_file():
+            progress(f"{env.name}: installing ({' '.join(env.requirements)})")
+            code = _venv_install(env, Path(python).parent.parent, root, log, timeout)
+            if code != 0:
+                _set_status(folder, install="failed", error=_tail(log))
+                progress(f"{env.name}: install failed (see {log})")
+                return _status(folder)
+    elif python is None:
         python = str(root / ".tox" / env.name / "bin" / "python")
         if not Path(python).is_file():
             # tox.ini's own recipe, commands_pre included (this package with --no-deps, tf-keras where needed);
@@ -150,6 +162,43 @@ def run_env(env: Env, out: Path, *, seeds: str, kinds: Sequence[str], tier: str,
     if hasattr(os, "getloadavg"):
         _set_status(folder, load_average=list(os.getloadavg()))
     return _status(folder)
+
+
+ENVS_DIR = ".envs"  # venvs made for Env.requirements, inside the checkout (.gitignore)
+
+
+def pkg_deps(root: Path) -> list[str]:
+    """tox.ini's [pkg] deps: the package's runtime and test dependencies except TensorFlow."""
+    import configparser
+
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(root / "tox.ini")
+    return [line.strip() for line in ini.get("pkg", "deps", fallback="").splitlines() if line.strip()]
+
+
+def base_python() -> str:
+    """A Python 3.11, the interpreter tox.ini's release environments use (base_python = py311)."""
+    if sys.version_info[:2] == (3, 11):
+        return sys.executable
+    found = shutil.which("python3.11")
+    if not found:
+        raise ConfigError("No Python 3.11 found (tox.ini's environments use it): install it, or put python3.11 on "
+                          "the PATH")
+    return found
+
+
+def _venv_install(env: Env, venv: Path, root: Path, log: Path, timeout: float) -> int:
+    """A fresh venv at `venv` with env.requirements and tox.ini's [pkg] deps; the first failing step's exit code.
+    A half-made venv is removed, so the next run starts over."""
+    shutil.rmtree(venv, ignore_errors=True)
+    python = str(venv / "bin" / "python")
+    for cmd in ([base_python(), "-m", "venv", str(venv)],
+                [python, "-m", "pip", "install", "-q", *env.requirements, *pkg_deps(root)]):
+        code = _run(cmd, log, timeout)
+        if code != 0:
+            shutil.rmtree(venv, ignore_errors=True)
+            return code
+    return 0
 
 
 def tox_command() -> list[str]:
