@@ -131,19 +131,26 @@ def run_env(env: Env, out: Path, *, seeds: str, kinds: Sequence[str], tier: str,
     steps = [("defaults", folder / "defaults.json",
               [python, "-c", "import json, sys; from overfit_core.defaults import experiment_defaults; "
                              f"json.dump(experiment_defaults(), open({str(folder / 'defaults.json.tmp')!r}, 'w'))"])]
+    # A step trained for some variants only (bisect) is named with them: a later full matrix step still runs,
+    # and reuses their records.
+    only = f" ({variants})" if variants else ""
     for kind in kinds:
-        steps.append((f"records {kind}", folder / kind / "report.md",
+        steps.append((f"records {kind}{only}", folder / kind / "report.md",
                       [python, "-m", "overfit_core.cli", "run", "--data", kind, "--seeds", seeds, "--tier", tier,
                        "--no-checks", "--fits-per-process", "0", "--out", str(folder / kind),
                        *(["--variants", variants] if variants else [])]))
     if bench:
-        steps.append(("benchmarks", folder / "bench.json",
+        steps.append((f"benchmarks{only}", folder / "bench.json",
                       [python, "-m", "pytest", str(root / "benchmarks" / "test_calibration.py"),
                        str(root / "benchmarks" / "test_variants.py"), "-k", BENCH_K, "-q", "-p", "no:cacheprovider",
                        "--benchmark-json", str(folder / "bench.json.tmp"),
                        *(["--bench-variants", variants] if variants else [])]))
+    def done(name: str) -> bool:
+        ok = _status(folder)
+        return any(str(ok.get(n, "")).startswith("ok") for n in (name, name.removesuffix(only)))
+
     for name, output, cmd in steps:
-        if output.exists():
+        if output.exists() and done(name):
             continue
         progress(f"{env.name}: {name}")
         start = time.monotonic()

@@ -71,3 +71,33 @@ def test_a_json_that_is_no_baseline_is_refused_with_how_to_fix(tmp_path, capsys)
     bad.write_text('{"schema": "something else"}')
     assert main(["compare", str(bad), str(bad)]) == 2
     assert "overfit-bench matrix --baselines" in capsys.readouterr().err
+
+
+def test_records_trained_for_a_bisection_do_not_stand_for_the_full_matrix_step(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from overfit_core import matrix as matrix_module
+
+    ran = []
+
+    def fake_run(cmd, log, timeout, env=None, cwd=None):
+        if "run" in cmd:  # overfit-bench run --out FOLDER: its report marks the step's output
+            out = Path(cmd[cmd.index("--out") + 1])
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "report.md").write_text("")
+            ran.append(cmd[cmd.index("--variants") + 1] if "--variants" in cmd else "all")
+        else:  # the defaults step writes its .tmp
+            (tmp_path / "m" / "e" / "defaults.json.tmp").write_text("{}")
+        return 0
+
+    monkeypatch.setattr(matrix_module, "_run", fake_run)
+
+    def run(variants):
+        return matrix_module.run_env(Env("e", sys.executable), tmp_path / "m", seeds="0", kinds=["synthetic"],
+                                     tier="smoke", bench=False, progress=lambda line: None, root=tmp_path,
+                                     variants=variants)
+    run("bn")
+    status = run(None)  # the matrix after a bisection trained bn only: the full step runs (reusing bn's records)
+    run("bn")  # a bisection after the full step: nothing to do
+    assert ran == ["bn", "all"]
+    assert status["records synthetic (bn)"].startswith("ok") and status["records synthetic"].startswith("ok")
