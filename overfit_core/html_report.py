@@ -59,6 +59,7 @@ th[aria-sort=ascending]::after{content:" \\25B2";font-size:10px}
 th[aria-sort=descending]::after{content:" \\25BC";font-size:10px}
 tbody tr:nth-child(even){background:#fafbfc}
 tr.fail{background:var(--fail-bg)!important}
+td.failcell{background:var(--fail-bg);color:var(--fail)}li.fail{color:var(--fail)}
 .mark{font-weight:700;white-space:nowrap;border-radius:4px;padding:1px 7px}
 .mark.pass{color:var(--pass);background:var(--pass-bg)}.mark.fail{color:var(--fail);background:var(--fail-bg)}
 .mark.xfail,.mark.xpass{color:var(--amber);background:var(--amber-bg)}

@@ -4,7 +4,8 @@ Per environment, each step writes its output under ``OUT/<env>/`` and is skipped
 interrupted matrix resumes where it stopped: install (``tox -e ENV --notest``, or an interpreter given with
 ``--python ENV=PATH``), the Keras defaults (`overfit_core.defaults`), the records (``overfit-bench run
 --no-checks`` per data kind), optionally the throughput benchmarks, and a compact ``summary.json``. An environment
-that fails to install or run is reported in its column, not fatal. `render` writes ``OUT/matrix.md``: checks x
+that fails to install or run is reported in its column, not fatal. ``OUT/matrix.md`` and ``OUT/matrix.html`` (the
+report's page, sortable) show one `view`: checks x
 environments (seeds passed, median effect), key metrics x environments, throughput (samples/s per numpy
 GFLOP/s of the same run), the defaults that changed between neighbours, and `compare`'s verdicts between
 neighbours. README: Version matrix.
@@ -277,70 +278,159 @@ def _cell_check(c: Mapping | None) -> str:
     return f"{c['passed']}/{c['seeds']}" + (f" ({eff:.3g})" if isinstance(eff, (int, float)) else "")
 
 
-def render(out: Path, envs: Sequence[str], compare_neighbours: bool = True) -> str:
-    """matrix.md for the environments that have a summary, in the order given."""
+@dataclass(frozen=True)
+class View:
+    """What matrix.md and matrix.html show, computed once (compare runs between neighbours)."""
+
+    cols: tuple[str, ...]
+    versions: tuple[tuple[str, tuple[str, ...]], ...]  # (library, its version per environment)
+    status: tuple[str, ...]
+    checks: tuple[tuple[tuple[str, ...], tuple], ...]  # ((check, label, kind, tier), cell dict or None per env)
+    metrics: tuple[tuple[tuple[str, ...], tuple], ...]  # ((variant, kind, metric), median or None per env)
+    throughput: tuple[tuple[str, tuple], ...]  # (variant, samples/s per numpy GFLOP/s or None per env)
+    neighbours: tuple[tuple[str, str, str, tuple], ...]  # (a, b, the defaults sentence, verdicts per data kind)
+
+
+def view(out: Path, envs: Sequence[str], compare_neighbours: bool = True) -> View:
+    """The matrix of the environments that have a summary, in the order given."""
     from .defaults import describe_diff, diff_defaults
 
     summaries = {e: json.loads((out / e / "summary.json").read_text()) for e in envs
                  if (out / e / "summary.json").is_file()}
-    statuses = {e: _status(out / e) for e in envs}
-    cols = list(envs)
-    lines = ["# The version matrix", "", f"Environments: {', '.join(cols)}. Cells: seeds passed / seeds (median "
-             "effect size) per check binding, data kind and tier; `–`: not run there.", ""]
-    head = "| " + " | ".join(["environment", *cols]) + " |"
-    lines += [head, "|" + "---|" * (len(cols) + 1)]
+    cols = tuple(envs)
 
-    def versions(e, k):
-        return summaries.get(e, {}).get("versions", {}).get(k, "–")
-    for k in ("tensorflow", "keras", "backend", "numpy", "python"):
-        lines.append(f"| {k} | " + " | ".join(str(versions(e, k)) for e in cols) + " |")
-    lines.append("| status | " + " | ".join(
-        "install failed" if statuses[e].get("install") == "failed"
-        else "; ".join(f"{k} {v}" for k, v in statuses[e].items() if str(v).startswith("failed")) or
-        ("ok" if e in summaries else "not run") for e in cols) + " |")
-    lines += ["", "## Checks", "", "| check | variants | data | tier | " + " | ".join(cols) + " |",
-              "|---|---|---|---|" + "---|" * len(cols)]
-    keys = sorted({k for s in summaries.values() for k in s.get("checks", {})})
-    for key in keys:
-        check, label, kind, tier = key.split("|")
-        cells = [_cell_check(summaries.get(e, {}).get("checks", {}).get(key)) for e in cols]
-        lines.append(f"| {check} | {label} | {kind} | {tier} | " + " | ".join(cells) + " |")
-    lines += ["", "## Key metrics (median over seeds)", "", "| variant | data | metric | " + " | ".join(cols) + " |",
-              "|---|---|---|" + "---|" * len(cols)]
-    for key in sorted({k for s in summaries.values() for k in s.get("metrics", {})}):
-        variant, kind, _tier = key.split("|")
-        for m in KEY_METRICS:
-            vals = [summaries.get(e, {}).get("metrics", {}).get(key, {}).get(m) for e in cols]
-            if any(v is not None for v in vals):
-                lines.append(f"| {variant} | {kind} | {m} | " + " | ".join(
-                    "–" if v is None else f"{v:.4g}" for v in vals) + " |")
-    if any("throughput" in s for s in summaries.values()):
-        lines += ["", "## Throughput (training samples/s per numpy float32 GFLOP/s of the same run)", "",
-                  "| variant | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
-        for v in sorted({v for s in summaries.values() for v in s.get("throughput", {})}):
-            cells = [summaries.get(e, {}).get("throughput", {}).get(v, {}).get("per_numpy_gflops") for e in cols]
-            lines.append(f"| {v} | " + " | ".join("–" if c is None else f"{c:.1f}" for c in cells) + " |")
+    def get(e, *path):
+        value = summaries.get(e, {})
+        for k in path:
+            value = value.get(k, {}) if isinstance(value, dict) else {}
+        return value if value != {} else None
+
+    def status(e):
+        st = _status(out / e)
+        if st.get("install") == "failed":
+            return "install failed"
+        failed = "; ".join(f"{k} {v}" for k, v in st.items() if str(v).startswith("failed"))
+        return failed or ("ok" if e in summaries else "not run")
+
+    checks = sorted({k for sm in summaries.values() for k in sm.get("checks", {})})
+    metric_keys = sorted({k for sm in summaries.values() for k in sm.get("metrics", {})})
     present = [e for e in cols if e in summaries]
-    lines += ["", "## Between neighbours", ""]
+    neighbours = []
     for a, b in zip(present, present[1:]):
-        lines.append(f"### {a} -> {b}")
-        lines.append("")
         da, db = summaries[a].get("defaults"), summaries[b].get("defaults")
         changed = diff_defaults(da, db) if da and db else []
-        lines.append("Defaults: " + (describe_diff(changed) if changed else "none changed" if da and db
-                                     else "not recorded on both") + ".")
-        if compare_neighbours:
-            lines += [""] + _neighbour_verdicts(out / a, out / b)
+        sentence = describe_diff(changed) if changed else "none changed" if da and db else "not recorded on both"
+        neighbours.append((a, b, sentence, tuple(_neighbour_verdicts(out / a, out / b)) if compare_neighbours else ()))
+    return View(
+        cols=cols,
+        versions=tuple((k, tuple(str(get(e, "versions", k) or "–") for e in cols))
+                       for k in ("tensorflow", "keras", "backend", "numpy", "python")),
+        status=tuple(status(e) for e in cols),
+        checks=tuple((tuple(k.split("|")), tuple(get(e, "checks", k) for e in cols)) for k in checks),
+        metrics=tuple(row for row in (((k.split("|")[0], k.split("|")[1], m),
+                                       tuple(get(e, "metrics", k, m) for e in cols))
+                                      for k in metric_keys for m in KEY_METRICS)
+                      if any(x is not None for x in row[1])),
+        throughput=tuple((v, tuple(get(e, "throughput", v, "per_numpy_gflops") for e in cols))
+                         for v in sorted({v for sm in summaries.values() for v in sm.get("throughput", {})})),
+        neighbours=tuple(neighbours))
+
+
+INTRO = ("Cells: seeds passed / seeds (median effect size) per check binding, data kind and tier; `–`: not run "
+         "there.")
+THROUGHPUT = "Throughput (training samples/s per numpy float32 GFLOP/s of the same run)"
+
+
+def _num_text(v) -> str:
+    return "–" if v is None else f"{v:.4g}"
+
+
+def render(out: Path, envs: Sequence[str], compare_neighbours: bool = True, v: View | None = None) -> str:
+    """matrix.md for the environments that have a summary, in the order given."""
+    v = v or view(out, envs, compare_neighbours)
+    cols = list(v.cols)
+
+    def row(*cells) -> str:
+        return "| " + " | ".join(str(c) for c in cells) + " |"
+    lines = ["# The version matrix", "", f"Environments: {', '.join(cols)}. {INTRO}", "",
+             row("environment", *cols), "|" + "---|" * (len(cols) + 1)]
+    lines += [row(k, *vals) for k, vals in v.versions] + [row("status", *v.status)]
+    lines += ["", "## Checks", "", row("check", "variants", "data", "tier", *cols),
+              "|---|---|---|---|" + "---|" * len(cols)]
+    lines += [row(*key, *(_cell_check(c) for c in cells)) for key, cells in v.checks]
+    lines += ["", "## Key metrics (median over seeds)", "", row("variant", "data", "metric", *cols),
+              "|---|---|---|" + "---|" * len(cols)]
+    lines += [row(*key, *(_num_text(x) for x in vals)) for key, vals in v.metrics]
+    if v.throughput:
+        lines += ["", f"## {THROUGHPUT}", "", row("variant", *cols), "|---|" + "---|" * len(cols)]
+        lines += [row(name, *("–" if c is None else f"{c:.1f}" for c in cells)) for name, cells in v.throughput]
+    lines += ["", "## Between neighbours", ""]
+    for a, b, sentence, verdicts in v.neighbours:
+        lines += [f"### {a} -> {b}", "", f"Defaults: {sentence}."]
+        if verdicts:
+            lines.append("")
+        for kind in verdicts:
+            if kind["verdict"] is None:
+                lines.append(f"- {kind['kind']}: not compared ({kind['why']})")
+                continue
+            lines.append(f"- {kind['kind']}: **{kind['verdict']}** ({kind['why']})")
+            lines += [f"  - {m}" for m in kind["moved"]]
+            if kind["more"]:
+                lines.append(f"  - and {kind['more']} more (run `overfit-bench compare` on the two folders)")
         lines.append("")
     return "\n".join(lines) + "\n"
 
 
-def _neighbour_verdicts(a: Path, b: Path) -> list[str]:
-    """`compare`'s verdict per data kind, and the rows it did not call the same."""
+def render_html(out: Path, envs: Sequence[str], compare_neighbours: bool = True, v: View | None = None) -> str:
+    """matrix.html: the same tables as matrix.md in the report's page (`html_report.page`), sortable; a check
+    cell with a failed seed and a neighbour pair that `compare` did not call the same are marked."""
+    from .html_report import _e, _num, _table, page
+
+    v = v or view(out, envs, compare_neighbours)
+    cols = list(v.cols)
+    body = [f"<p>{_e(INTRO.replace('`', ''))}</p>",
+            _table(["environment", *cols], [f"<tr><th>{_e(k)}</th>" + "".join(f"<td>{_e(x)}</td>" for x in vals)
+                                            + "</tr>" for k, vals in [*v.versions, ("status", v.status)]])]
+
+    def check_td(c) -> str:
+        failed = bool(c) and c["passed"] < c["seeds"]
+        key = "" if not c or c.get("median_effect") is None else repr(float(c["median_effect"]))
+        return f'<td class="n{" failcell" if failed else ""}" data-sort="{key}">{_e(_cell_check(c))}</td>'
+    n = range(4, 4 + len(cols))
+    body.append("<h2>Checks</h2>" + _table(
+        ["check", "variants", "data", "tier", *cols],
+        ["<tr>" + "".join(f"<td>{_e(k)}</td>" for k in key) + "".join(check_td(c) for c in cells) + "</tr>"
+         for key, cells in v.checks], "checks", n))
+    body.append("<h2>Key metrics (median over seeds)</h2>" + _table(
+        ["variant", "data", "metric", *cols],
+        ["<tr>" + "".join(f"<td>{_e(k)}</td>" for k in key) + "".join(_num(x) if x is not None else "<td>–</td>"
+                                                                      for x in vals) + "</tr>"
+         for key, vals in v.metrics], "metrics", range(3, 3 + len(cols))))
+    if v.throughput:
+        body.append(f"<h2>{_e(THROUGHPUT)}</h2>" + _table(
+            ["variant", *cols], [f"<tr><td>{_e(name)}</td>" + "".join(
+                _num(c, ".1f") if c is not None else "<td>–</td>" for c in cells) + "</tr>"
+                for name, cells in v.throughput], "throughput", range(1, 1 + len(cols))))
+    body.append("<h2>Between neighbours</h2>")
+    for a, b, sentence, verdicts in v.neighbours:
+        items = []
+        for kind in verdicts:
+            cls = {"same": "pass", None: ""}.get(kind["verdict"], "fail")
+            moved = "".join(f"<li>{_e(m)}</li>" for m in kind["moved"])
+            more = f"<li>and {kind['more']} more</li>" if kind["more"] else ""
+            items.append(f'<li class="{cls}">{_e(kind["kind"])}: <b>{_e(kind["verdict"] or "not compared")}</b> '
+                         f"({_e(kind['why'])})" + (f"<ul>{moved}{more}</ul>" if moved or more else "") + "</li>")
+        body.append(f"<section><h3>{_e(a)} → {_e(b)}</h3><p>Defaults: {_e(sentence.replace('`', ''))}.</p>"
+                    f"<ul>{''.join(items)}</ul></section>")
+    return page("overfit-bench version matrix", f"environments: {', '.join(cols)}", "".join(body))
+
+
+def _neighbour_verdicts(a: Path, b: Path) -> list[dict]:
+    """`compare`'s verdict per data kind, and the rows it did not call the same (the first 12)."""
     from .bundle import load_record_set
     from .compare import TOO_FEW, compare
 
-    lines = []
+    found = []
     for kind_dir in sorted(p for p in a.iterdir() if (p / "records").is_dir()):
         other = b / kind_dir.name / "records"
         if not other.is_dir():
@@ -349,19 +439,26 @@ def _neighbour_verdicts(a: Path, b: Path) -> list[str]:
             c = compare(load_record_set(kind_dir / "records", "base"), load_record_set(other, "head"),
                         correction="bh")
         except ConfigError as e:
-            lines.append(f"- {kind_dir.name}: not compared ({e})")
+            found.append({"kind": kind_dir.name, "verdict": None, "why": str(e), "moved": [], "more": 0})
             continue
         moved = [r for r in c.rows if r.verdict in ("flipped", "weakened", "changed", "strengthened", "fixed")]
         few = sum(r.verdict == TOO_FEW for r in c.rows)
-        lines.append(f"- {kind_dir.name}: **{c.verdict}** ({len(moved)} of {len(c.rows)} rows moved; Mann-Whitney U, "
-                     f"Benjamini-Hochberg" + (f"; {few} rows had too few seeds" if few else "") + ")")
-        for r in moved[:12]:
-            lines.append(f"  - {r.where}: {r.label} {r.verdict}" +
-                         (f" ({r.base_median:.4g} -> {r.head_median:.4g})" if r.section == "metric" or
-                          r.quantity != "passes" else ""))
-        if len(moved) > 12:
-            lines.append(f"  - and {len(moved) - 12} more (run `overfit-bench compare` on the two folders)")
-    return lines
+        found.append({
+            "kind": kind_dir.name, "verdict": c.verdict,
+            "why": f"{len(moved)} of {len(c.rows)} rows moved; Mann-Whitney U, Benjamini-Hochberg"
+                   + (f"; {few} rows had too few seeds" if few else ""),
+            "moved": [f"{r.where}: {r.label} {r.verdict}" + (f" ({r.base_median:.4g} -> {r.head_median:.4g})"
+                                                             if r.section == "metric" or r.quantity != "passes"
+                                                             else "") for r in moved[:12]],
+            "more": max(0, len(moved) - 12)})
+    return found
+
+
+def write_pages(out: Path, envs: Sequence[str]) -> tuple[Path, Path]:
+    """OUT/matrix.md and OUT/matrix.html, from one view."""
+    v = view(out, envs)
+    return (atomic_write(out / "matrix.md", render(out, envs, v=v)),
+            atomic_write(out / "matrix.html", render_html(out, envs, v=v)))
 
 
 def write_baseline(folder: Path, summary: Mapping, path: Path) -> Path:
@@ -390,10 +487,11 @@ def run_matrix(envs: Sequence[Env], out: Path, *, seeds: str, kinds: Sequence[st
         atomic_write(out / env.name / "summary.json", json.dumps(summary, indent=1, sort_keys=True))
         if baselines is not None and summary["checks"]:
             write_baseline(out / env.name, summary, baselines / f"{env.name}.json")
-    path = out / "matrix.md"
-    atomic_write(path, render(out, [e.name for e in envs]))
+    path, _ = write_pages(out, [e.name for e in envs])
     return path
 
 
-if __name__ == "__main__":  # python -m overfit_core.matrix OUT ENV... : re-render matrix.md only
-    print(render(Path(sys.argv[1]), sys.argv[2:]), end="")
+if __name__ == "__main__":  # python -m overfit_core.matrix OUT ENV... : re-render matrix.md and matrix.html only
+    md, page_path = write_pages(Path(sys.argv[1]), sys.argv[2:])
+    print(md.read_text(), end="")
+    print(f"wrote {md} and {page_path}", file=sys.stderr)

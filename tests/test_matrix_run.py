@@ -47,6 +47,8 @@ def test_an_environment_runs_resumes_and_a_broken_one_is_reported_in_its_column(
     text = (out / "matrix.md").read_text()
     assert "| lr_too_high_is_jittery | tiny_lr_high-tiny | synthetic | smoke |" in text
     assert "defaults failed (exit 1)" in text  # the broken environment's column, not a crash
+    page = (out / "matrix.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<td>lr_too_high_is_jittery</td>" in page
     log = (out / "here" / "log.txt").read_text()
     capsys.readouterr()
     assert main(args) == 0  # resumed: every step of `here` has its output, so nothing runs again
@@ -101,3 +103,25 @@ def test_records_trained_for_a_bisection_do_not_stand_for_the_full_matrix_step(m
     run("bn")  # a bisection after the full step: nothing to do
     assert ran == ["bn", "all"]
     assert status["records synthetic (bn)"].startswith("ok") and status["records synthetic"].startswith("ok")
+
+
+def test_the_html_page_shows_the_markdowns_tables_and_marks_failed_seeds_and_moves(tmp_path):
+    from overfit_core.matrix import render_html, view, write_pages
+
+    def env(name, passed, bn_loss):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps({
+            "env": name, "versions": {"tensorflow": name}, "seeds": [0, 1],
+            "checks": {"learns|bn|synthetic|fast": {"passed": passed, "seeds": 2, "median_effect": 0.1}},
+            "metrics": {"bn|synthetic|fast": {"final_train_loss": bn_loss}},
+            "defaults": {"layers": {"BatchNormalization": {"momentum": 0.99}}}}))
+    env("old", 2, 0.07)
+    env("new", 1, 0.02)
+    md, html_path = write_pages(tmp_path, ["old", "new", "absent"])
+    page, text = html_path.read_text(), md.read_text()
+    assert "| learns | bn | synthetic | fast | 2/2 (0.1) | 1/2 (0.1) | – |" in text
+    assert '<td class="n" data-sort="0.1">2/2 (0.1)</td><td class="n failcell" data-sort="0.1">1/2 (0.1)</td>' in page
+    assert '<td class="n" data-sort="0.07">0.07</td><td class="n" data-sort="0.02">0.02</td><td>–</td>' in page
+    assert "not run" in text and "<td>not run</td>" in page  # the environment without a summary
+    assert "old → new" in page and "Defaults: none changed." in page
+    assert render_html(tmp_path, ["old", "new"], v=view(tmp_path, ["old", "new"])).count("<table") == 3
