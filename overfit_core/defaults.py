@@ -12,6 +12,8 @@ import math
 import sys
 from typing import Any, Mapping
 
+import numpy as np
+
 # What the variants use: their optimizers, layers, initializers, regularizers and fit.
 OPTIMIZERS = ("Adam", "RMSprop", "SGD")
 LAYERS = {"Dense": (1,), "Dropout": (0.5,), "BatchNormalization": ()}
@@ -62,7 +64,47 @@ def experiment_defaults() -> dict:
     out["fit"] = _signature_defaults(keras.Model.fit, FIT_ARGUMENTS)
     out["compile"] = _signature_defaults(keras.Model.compile, COMPILE_ARGUMENTS)
     out["backend"] = {"epsilon": _plain(keras.backend.epsilon()), "floatx": keras.backend.floatx()}
+    out["fit_behaviour"] = {"reshuffles_each_epoch": reshuffled_fraction(fit_epoch_orders()) > RESHUFFLED}
     return out
+
+
+RESHUFFLED = 0.5  # a fixed order moves no sample (0.0); independent shuffles of 64 samples move 1 - 1/64 on average
+
+
+def fit_epoch_orders(seed: int = 0, n: int = 64, epochs: int = 3, batch_size: int = 16) -> list[list[int]]:
+    """The order in which `model.fit(x, y, shuffle=True)` on numpy arrays visits the samples, per epoch, after
+    `keras.utils.set_random_seed(seed)` as the suite (and the course) seeds a run."""
+    from .compat import keras, to_numpy
+
+    orders: list[list[int]] = []
+
+    class Recorder(keras.layers.Layer):
+        def call(self, inputs, training=None):
+            if training:
+                orders[-1].extend(int(i) for i in np.asarray(to_numpy(inputs)).ravel())
+            return inputs
+
+    class NewEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            orders.append([])
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((1,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(Recorder()(inputs)))
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)  # eager: the recorder sees each batch's samples
+    x = np.arange(n, dtype="float32").reshape(n, 1)
+    model.fit(x, np.zeros((n, 1), "float32"), batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
+              callbacks=[NewEpoch()])
+    return orders
+
+
+def reshuffled_fraction(orders: list[list[int]]) -> float:
+    """Mean, over consecutive epochs, of the fraction of positions that hold another sample than the epoch before."""
+    pairs = list(zip(orders, orders[1:]))
+    if not pairs:
+        raise ValueError(f"Invalid value received for argument `orders`. Expected two or more epochs' orders. "
+                         f"Received: orders of {len(orders)} epochs")
+    return float(np.mean([np.mean(np.asarray(a) != np.asarray(b)) for a, b in pairs]))
 
 
 def _flatten(d: Mapping, prefix: str = "") -> dict[str, Any]:
