@@ -30,6 +30,8 @@ from .records import atomic_write
 # Twelve environments, oldest first (tox.ini defines each), and the newest TF on Python 3.13 beside them.
 ENVIRONMENTS = ("tf212", "tf213", "tf214", "tf215", "tf216", "tf217", "tf218", "tf219", "tf220", "tf221",
                 "nightly", "tf221-legacy", "py313")
+# Side environments vary one thing of a release: each is compared with that release, not with its left neighbour.
+REFERENCE = {"tf221-legacy": "tf221", "py313": "tf221"}
 KEY_METRICS = ("final_val_loss", "min_val_loss", "final_train_loss", "final_val_accuracy")  # compare.METRICS
 BENCH_K = "matmul_peak or train_throughput"
 
@@ -317,6 +319,7 @@ def view(out: Path, envs: Sequence[str], compare_neighbours: bool = True) -> Vie
     present = [e for e in cols if e in summaries]
     neighbours = []
     for a, b in zip(present, present[1:]):
+        a = REFERENCE[b] if REFERENCE.get(b) in summaries else a
         da, db = summaries[a].get("defaults"), summaries[b].get("defaults")
         changed = diff_defaults(da, db) if da and db else []
         sentence = describe_diff(changed) if changed else "none changed" if da and db else "not recorded on both"

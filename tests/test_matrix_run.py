@@ -125,3 +125,13 @@ def test_the_html_page_shows_the_markdowns_tables_and_marks_failed_seeds_and_mov
     assert "not run" in text and "<td>not run</td>" in page  # the environment without a summary
     assert "old → new" in page and "Defaults: none changed." in page
     assert render_html(tmp_path, ["old", "new"], v=view(tmp_path, ["old", "new"])).count("<table") == 3
+
+
+def test_side_environments_are_compared_with_the_release_they_vary(tmp_path):
+    from overfit_core.matrix import view
+
+    for name in ("tf220", "tf221", "nightly", "tf221-legacy", "py313"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps({"env": name, "versions": {}}))
+    pairs = [(a, b) for a, b, _, _ in view(tmp_path, ["tf220", "tf221", "nightly", "tf221-legacy", "py313"]).neighbours]
+    assert pairs == [("tf220", "tf221"), ("tf221", "nightly"), ("tf221", "tf221-legacy"), ("tf221", "py313")]
