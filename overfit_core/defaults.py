@@ -64,7 +64,9 @@ def experiment_defaults() -> dict:
     out["fit"] = _signature_defaults(keras.Model.fit, FIT_ARGUMENTS)
     out["compile"] = _signature_defaults(keras.Model.compile, COMPILE_ARGUMENTS)
     out["backend"] = {"epsilon": _plain(keras.backend.epsilon()), "floatx": keras.backend.floatx()}
-    out["fit_behaviour"] = {"reshuffles_each_epoch": reshuffled_fraction(fit_epoch_orders()) > RESHUFFLED}
+    first, other = fit_epoch_orders(0), fit_epoch_orders(1)
+    out["fit_behaviour"] = {"reshuffles_each_epoch": reshuffled_fraction(first) > RESHUFFLED,
+                            "order_follows_the_seed": reshuffled_fraction([first[0], other[0]]) > RESHUFFLED}
     return out
 
 

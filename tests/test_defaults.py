@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-from importlib.metadata import PackageNotFoundError, version
 
 import pytest
 
@@ -12,10 +11,19 @@ from overfit_core.defaults import (RESHUFFLED, diff_defaults, experiment_default
 from overfit_core.known_failures import configured_backend
 
 
+def keras_version() -> str:
+    """The version of the `keras` package Python imports (keras, keras-nightly or Keras 2's own)."""
+    try:
+        import keras
+    except ImportError:
+        return ""
+    return getattr(keras, "__version__", "")
+
+
 def keras3_on_tensorflow() -> bool:
     try:
-        major = int(version("keras").split(".")[0])
-    except (PackageNotFoundError, ValueError):
+        major = int(keras_version().split(".")[0])
+    except ValueError:
         return False
     legacy = os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true", "yes")
     return major >= 3 and not legacy and configured_backend() == "tensorflow"
@@ -38,7 +46,8 @@ def test_the_defaults_that_decide_the_experiments_are_recorded_as_json():
     assert json.loads(json.dumps(d)) == d
     assert {"optimizers", "layers", "initializers", "regularizers", "fit", "compile", "backend", "versions",
             "fit_behaviour"} <= set(d)
-    assert d["fit_behaviour"]["reshuffles_each_epoch"] is (not keras3_on_tensorflow())
+    assert d["fit_behaviour"] == {"reshuffles_each_epoch": not keras3_on_tensorflow(),
+                                  "order_follows_the_seed": not keras_nightly_on_tensorflow()}
     assert d["optimizers"]["Adam"]["epsilon"] > 0 and d["optimizers"]["RMSprop"]["rho"] > 0
     bn = d["layers"]["BatchNormalization"]
     assert 0 < bn["momentum"] < 1 and bn["epsilon"] > 0
@@ -69,6 +78,27 @@ def test_float32_round_off_and_serialisation_keys_are_not_changes_and_the_line_n
     assert [k for k, _, _ in changes] == ["optimizers.Adam.decay", "optimizers.Adam.epsilon", "optimizers.Adam.use_ema"]
     assert describe_diff(changes) == ("`optimizers.Adam.epsilon` 1e-07 -> 1e-08; 1 new settings "
                                       "(`optimizers.Adam.use_ema`); 1 gone (`optimizers.Adam.decay`)")
+
+ONE_ORDER_FOR_EVERY_SEED = (
+    "keras-nightly 3.16.0.dev (measured: 3.16.0.dev2026102704 with tf-nightly 2.23.0.dev20261026) on TensorFlow: "
+    "fit's sample order ignores the seed. Its array adapter now shuffles with tf.random.experimental."
+    "stateless_shuffle seeded by (self._epoch, 0) (array_data_adapter.py: _tf_shuffle), and the dataset is built "
+    "once, so seeds 0, 1 and 2 all train on one permutation ([14, 4, 44, 13, 30, ...] of 64), every epoch, in every "
+    "run. The matrix saw it as tf221 -> nightly moving adam and rmsprop on the real data (docs/matrix.md). An XPASS "
+    "means it was fixed: remove this xfail.")
+
+
+def keras_nightly_on_tensorflow() -> bool:
+    return keras_version().startswith("3.16.0.dev") and keras3_on_tensorflow()
+
+
+def test_fit_order_follows_the_seed(request):
+    if keras_nightly_on_tensorflow():
+        request.applymarker(pytest.mark.xfail(reason=ONE_ORDER_FOR_EVERY_SEED, strict=True))
+    firsts = [fit_epoch_orders(seed)[0] for seed in (0, 1, 2)]
+    for a, b in ((0, 1), (0, 2), (1, 2)):
+        moved = reshuffled_fraction([firsts[a], firsts[b]])
+        assert moved > RESHUFFLED, f"seeds {a} and {b} train on nearly one order ({moved:.0%} of positions differ)"
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
