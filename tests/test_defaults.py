@@ -2,31 +2,17 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
 from overfit_core.defaults import (RESHUFFLED, diff_defaults, experiment_defaults, fit_epoch_orders,
                                    reshuffled_fraction)
-from overfit_core.known_failures import configured_backend
-
-
-def keras_version() -> str:
-    """The version of the `keras` package Python imports (keras, keras-nightly or Keras 2's own)."""
-    try:
-        import keras
-    except ImportError:
-        return ""
-    return getattr(keras, "__version__", "")
 
 
 def keras3_on_tensorflow() -> bool:
-    try:
-        major = int(keras_version().split(".")[0])
-    except ValueError:
-        return False
-    legacy = os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true", "yes")
-    return major >= 3 and not legacy and configured_backend() == "tensorflow"
+    from overfit_core.compat import BACKEND, KERAS_MAJOR
+
+    return KERAS_MAJOR >= 3 and BACKEND == "tensorflow"
 
 
 SAME_ORDER_EVERY_EPOCH = (
@@ -89,7 +75,9 @@ ONE_ORDER_FOR_EVERY_SEED = (
 
 
 def keras_nightly_on_tensorflow() -> bool:
-    return keras_version().startswith("3.16.0.dev") and keras3_on_tensorflow()
+    from overfit_core.compat import keras
+
+    return keras.__version__.startswith("3.16.0.dev") and keras3_on_tensorflow()
 
 
 def test_fit_order_follows_the_seed(request):
