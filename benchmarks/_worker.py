@@ -1,7 +1,7 @@
 """Worker process: one variant trained under fixed thread and oneDNN settings, one `fit` per request.
 
 TensorFlow fixes its thread pools and oneDNN use when it starts, so each setting needs a process.
-argv[1] is JSON {variant, data_dir, steps, intra, inter, onednn}. The worker prints "ready" after a
+argv[1] is JSON {variant, data_dir, steps, intra, inter, onednn, min_graph_nodes}. The worker prints "ready" after a
 warm-up fit (tracing excluded), answers each "fit" line on stdin with "done" and each "memory" line with
 "memory {json}" (its own `memory_sample()`: RSS now and peak so far), and exits on EOF.
 """
@@ -16,6 +16,8 @@ def main() -> int:
     args = json.loads(sys.argv[1])
     if args.get("onednn") is not None:
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if args["onednn"] else "0"
+    if args.get("min_graph_nodes") is not None:  # read when overfit_core.compat is imported, before TF starts
+        os.environ["OVERFIT_TF_MIN_GRAPH_NODES"] = str(args["min_graph_nodes"])
     from overfit_core import DataOptions, get_variant, load_dataset
     from overfit_core.bench import fixed_steps, memory_sample
     from overfit_core.compat import keras, tf

@@ -20,11 +20,14 @@ from overfit_core.settings import Settings as OverfitSettings
 PATH_VARIANTS = ("overfit", "adam")  # compute-bound (batch 500) and overhead-bound (batch 32)
 EQUIVALENCE_VARIANTS = (*PATH_VARIANTS, "adam_dropout")
 SMOKE_VARIANTS = ("tiny",)
-THREAD_SETTINGS = {  # name -> worker settings; 0 lets TF choose (= the cores it may use)
-    "tf_default": {"intra": 0, "inter": 0},
-    "inter_op_1": {"intra": 0, "inter": 1},
-    "intra_op_1": {"intra": 1, "inter": 1},
-    "onednn_off": {"intra": 0, "inter": 0, "onednn": False},
+# name -> worker settings; threads 0 let TF choose (= the cores it may use); min_graph_nodes 0 is TF's default and
+# 50 the suite's (overfit_core.compat.configure_graph_optimizer), which every in-process benchmark runs with.
+THREAD_SETTINGS = {
+    "tf_default": {"intra": 0, "inter": 0, "min_graph_nodes": 0},
+    "inter_op_1": {"intra": 0, "inter": 1, "min_graph_nodes": 0},
+    "intra_op_1": {"intra": 1, "inter": 1, "min_graph_nodes": 0},
+    "onednn_off": {"intra": 0, "inter": 0, "onednn": False, "min_graph_nodes": 0},
+    "min_graph_nodes_50": {"intra": 0, "inter": 0, "min_graph_nodes": 50},
 }
 PRECISIONS = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}  # -> matmul dtype
 RESULTS = pytest.StashKey[dict]()

@@ -1,8 +1,9 @@
 """Training paths that keep the arithmetic, on the same model and data, against plain `model.fit`.
 
 `keras_default` is plain model.fit: the variant compiled with Keras' defaults and fit on numpy
-arrays. Thread pools and oneDNN are fixed when TensorFlow starts, so those settings run in worker
-processes (benchmarks/_worker.py) and are compared with a worker on TF's defaults.
+arrays. Thread pools, oneDNN and the graph optimiser's min_graph_nodes are fixed when TensorFlow starts, so
+those settings run in worker processes (benchmarks/_worker.py) and are compared with a worker on TF's defaults;
+the paths in this process all run with the suite's min_graph_nodes=50 (overfit_core.compat).
 """
 from __future__ import annotations
 

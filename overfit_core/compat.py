@@ -27,6 +27,45 @@ else:
 KERAS_MAJOR = int(keras.__version__.split(".")[0])
 BACKEND = keras.backend.backend() if KERAS_MAJOR >= 3 else "tensorflow"  # Keras 3 reads KERAS_BACKEND
 
+MIN_GRAPH_NODES = "OVERFIT_TF_MIN_GRAPH_NODES"
+DEFAULT_MIN_GRAPH_NODES = 50
+
+
+def min_graph_nodes(environ=os.environ) -> int:
+    """The suite's `min_graph_nodes` for TensorFlow's graph optimiser: $OVERFIT_TF_MIN_GRAPH_NODES, else 50."""
+    text = environ.get(MIN_GRAPH_NODES, "").strip()
+    if not text:
+        return DEFAULT_MIN_GRAPH_NODES
+    if not text.isdigit():
+        raise ConfigError(f"{MIN_GRAPH_NODES}={text!r} is not valid. Expected a whole number of graph nodes >= 0 "
+                          f"(0: TensorFlow's own default; unset: {DEFAULT_MIN_GRAPH_NODES}). Fix or unset it.")
+    return int(text)
+
+
+def configure_graph_optimizer(nodes: int | None = None) -> bool:
+    """Make TensorFlow's graph optimiser skip graphs of fewer than `nodes` nodes, in this process; False if too late.
+
+    Keras 3 starts new tf.data iterators for training and validation every epoch, and each start optimises the
+    pipeline's small functions afresh: about 10 ms, most of a small model's epoch on 2 cores. The train, test and
+    predict functions are larger and still optimised, so the numbers stay bit-identical
+    (tests/test_training.py, benchmarks/test_equivalence.py). tf.data reads the setting when TensorFlow's
+    runtime starts, so this runs when this module is imported, before the first TensorFlow operation.
+    """
+    nodes = min_graph_nodes() if nodes is None else nodes
+    if BACKEND != "tensorflow":
+        return False
+    from tensorflow.python.eager import context
+
+    if getattr(context.context(), "_initialized", False):
+        return False
+    import tensorflow as tf
+
+    tf.config.optimizer.set_experimental_options({"min_graph_nodes": nodes})
+    return True
+
+
+configure_graph_optimizer()
+
 
 class BackendError(ConfigError):
     """A TensorFlow-only feature was asked for on another Keras backend."""
@@ -162,3 +201,4 @@ def distributed_compile_kwargs(strategy, kwargs: dict) -> dict:
     if strategy is None or KERAS_MAJOR < 3 or strategy.num_replicas_in_sync == 1:
         return kwargs
     return {**kwargs, "steps_per_execution": 1}
+

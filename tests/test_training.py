@@ -147,3 +147,54 @@ def test_constant_predictor_is_the_training_mean_or_prior():
     cls = constant_predictor("classification", [0, 1, 1, 1], [1, 0])
     assert cls["chance_val_accuracy"] == 0.5
     assert cls["constant_val_loss"] == pytest.approx(-(math.log(0.75) + math.log(0.25)) / 2)
+
+
+GRAPH_SETTING_CHILD = """
+import json, sys
+from overfit_core import SMOKE, DataOptions, get_variant, load_dataset
+from overfit_core.compat import tf
+from overfit_core.training import train
+opts = DataOptions(kind="synthetic")
+out = {"min_graph_nodes": tf.config.optimizer.get_experimental_options().get("min_graph_nodes")}
+for name in sys.argv[1:]:
+    spec = get_variant(name)
+    out[name] = train(spec, load_dataset(spec.dataset, opts), 0, SMOKE).to_dict()
+print(json.dumps(out))
+"""
+
+
+def test_the_graph_optimizer_setting_keeps_every_number(synthetic):
+    """compat sets TF's min_graph_nodes to 50 before TF starts (Keras 3 re-optimises tf.data's small functions every
+    epoch); a process on TensorFlow's default (0) trains bit-identical records: histories, kernels, predictions."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from overfit_core import compat
+
+    if compat.BACKEND != "tensorflow":
+        pytest.skip("a TensorFlow setting; Keras runs on " + compat.BACKEND)
+    assert compat.tf.config.optimizer.get_experimental_options().get("min_graph_nodes") == 50, \
+        "this worker's TensorFlow started before overfit_core.compat could set min_graph_nodes"
+    names = ("tiny", "bn", "dropout")
+    env = {**os.environ, compat.MIN_GRAPH_NODES: "0"}
+    child = subprocess.run([sys.executable, "-c", GRAPH_SETTING_CHILD, *names], env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert child.returncode == 0, child.stderr[-3000:]
+    theirs = json.loads(child.stdout.strip().splitlines()[-1])
+    assert not theirs["min_graph_nodes"]  # 0: TF reports it as unset
+    for name in names:
+        spec = get_variant(name)
+        ours = train(spec, synthetic[spec.dataset], 0, SMOKE).to_dict()
+        for field in ("history", "kernels", "evaluation", "predictions"):
+            assert ours[field] == theirs[name][field], f"{name}: {field} differs with TF's default min_graph_nodes"
+
+
+@pytest.mark.parametrize("value", ["fifty", "-1", "1.5"])
+def test_a_bad_min_graph_nodes_is_named(value):
+    from overfit_core.compat import MIN_GRAPH_NODES, min_graph_nodes
+
+    with pytest.raises(ConfigError, match=rf"{MIN_GRAPH_NODES}='{value}'.*Expected a whole number"):
+        min_graph_nodes({MIN_GRAPH_NODES: value})
+    assert min_graph_nodes({}) == 50 and min_graph_nodes({MIN_GRAPH_NODES: " 0 "}) == 0
