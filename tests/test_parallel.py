@@ -215,3 +215,16 @@ def test_recycling_trainer_replaces_its_child_every_n_fits(tmp_path):
 
     here = train(spec, boston, 0, SMOKE)  # a child trains exactly what this process would
     assert here.history == got[0][0].history and here.cache_key == got[0][0].cache_key
+
+
+def test_n_auto_starts_one_worker_more_than_the_cores(monkeypatch):
+    """Root conftest.py: a third worker on 2 cores fills the time a worker leaves its core idle."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("root_conftest", REPO / "conftest.py")
+    root = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root)
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    assert root.pytest_xdist_auto_num_workers(None) == available_cores() + 1
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "2")
+    assert root.pytest_xdist_auto_num_workers(None) == 2
