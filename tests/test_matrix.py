@@ -6,6 +6,7 @@ import contextlib
 import functools
 import io
 import itertools
+import json
 import re
 import shlex
 import subprocess
@@ -336,19 +337,53 @@ def _local(path: str, cwd: str = ".") -> Path:
     return ROOT / path
 
 
+PARSE_CHILD = """
+import contextlib, io, json, os, sys
+import pytest
+results = []
+for args, cwd in json.loads(sys.argv[1]):
+    os.chdir(cwd)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = pytest.main([*args, "--collect-only", "-q", "--ignore-glob=*", "-p", "no:cacheprovider"])
+    results.append([int(code), out.getvalue()[-3000:]])
+print(json.dumps(results))
+"""
+
+
+def _pytest_command_lines() -> list[tuple[tuple[str, ...], str]]:
+    """Every (pytest arguments, folder) the workflow runs, through tox's commands too."""
+    found = []
+
+    def collect(args, cwd):
+        found.append((tuple(args), str(cwd)))
+
+    for _, argv, cwd in COMMANDS:
+        _check(argv, _local(".", cwd), check_pytest=collect)
+    return sorted(set(found))
+
+
 @functools.lru_cache(maxsize=None)
-def _pytest_parse(args: tuple[str, ...], cwd: Path) -> subprocess.CompletedProcess:
-    """pytest with `args` collecting nothing: exit 5 once every option (conftests' too) parsed, 4 on a bad one."""
+def _pytest_parse_all() -> dict[tuple[tuple[str, ...], str], tuple[int, str]]:
+    """pytest on each workflow command line, collecting nothing, all in one child process: (exit code, output).
+
+    Exit 5 once every option (conftests' too) parsed, 4 on a bad one. One child, not one per command line: each
+    start costs a Python and pytest start-up.
+    """
+    lines = _pytest_command_lines()
     with tempfile.TemporaryDirectory() as tmp:  # output files such as --benchmark-json land here
-        args = tuple(a.replace(RUNNER_TEMP, tmp) for a in args)
-        return subprocess.run([sys.executable, "-m", "pytest", *args, "--collect-only", "-q", "--ignore-glob=*",
-                               "-p", "no:cacheprovider"], cwd=cwd, capture_output=True, text=True, timeout=300)
+        todo = [[[a.replace(RUNNER_TEMP, tmp) for a in args], cwd] for args, cwd in lines]
+        proc = subprocess.run([sys.executable, "-c", PARSE_CHILD, json.dumps(todo)], capture_output=True, text=True,
+                              timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {line: (code, out) for line, (code, out) in zip(lines, results)}
 
 
 def _check_pytest(args: list[str], cwd: Path):
-    proc = _pytest_parse(tuple(args), cwd)
-    assert proc.returncode == 5, (f"`pytest {shlex.join(args)}` is not a valid command line (missing path or unknown "
-                                  f"option):\n{proc.stdout[-1000:]}{proc.stderr[-2000:]}")
+    code, out = _pytest_parse_all()[tuple(args), str(cwd)]
+    assert code == 5, (f"`pytest {shlex.join(args)}` is not a valid command line (missing path or unknown "
+                       f"option):\n{out}")
 
 
 def _check_console_script(argv: list[str]):
@@ -366,7 +401,8 @@ def _check_console_script(argv: list[str]):
     assert not err.getvalue(), f"`{shlex.join(argv)}`: the CLI rejects these arguments:\n{err.getvalue()}"
 
 
-def _check(argv: list[str], cwd: Path):
+def _check(argv: list[str], cwd: Path, check_pytest=None):
+    check_pytest = check_pytest or _check_pytest
     if argv[:3] == ["python", "-m", "tox"]:
         argv = argv[2:]
     prog, rest = argv[0], argv[1:]
@@ -379,13 +415,13 @@ def _check(argv: list[str], cwd: Path):
         env = opts[opts.index("-e") + 1]
         assert env in tox_envs(), f"tox env {env!r} is not in tox.ini; expected one of {sorted(tox_envs())}"
         if sub == "exec":
-            _check(posargs, cwd)
+            _check(posargs, cwd, check_pytest)
             return
         for command in tox_value(env, "commands"):
             words = shlex.split(command.replace("{posargs}", shlex.join(posargs)))
-            _check(words, cwd)
+            _check(words, cwd, check_pytest)
     elif prog == "pytest" or argv[:3] == ["python", "-m", "pytest"]:
-        _check_pytest(rest if prog == "pytest" else argv[3:], cwd)
+        check_pytest(rest if prog == "pytest" else argv[3:], cwd)
     elif prog == "overfit-bench":
         _check_console_script(argv)
     elif prog == "test" and rest[:1] == ["-f"]:

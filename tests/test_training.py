@@ -177,7 +177,7 @@ def test_the_graph_optimizer_setting_keeps_every_number(synthetic):
         pytest.skip("a TensorFlow setting; Keras runs on " + compat.BACKEND)
     assert compat.tf.config.optimizer.get_experimental_options().get("min_graph_nodes") == 50, \
         "this worker's TensorFlow started before overfit_core.compat could set min_graph_nodes"
-    names = ("tiny", "bn", "dropout")
+    names = ("tiny", "bn")
     env = {**os.environ, compat.MIN_GRAPH_NODES: "0"}
     child = subprocess.run([sys.executable, "-c", GRAPH_SETTING_CHILD, *names], env=env, capture_output=True,
                            text=True, timeout=300)
