@@ -91,6 +91,17 @@ def test_train_under_a_strategy_builds_in_its_scope_and_keys_records_apart():
     assert done.returncode == 0, done.stderr[-4000:]
 
 
+def _compare(**kwargs):
+    """`compare`, once more after a worker segfault (TensorFlow under tf.distribute on a loaded machine: seen with
+    MirroredStrategy in 1 of 6 cold suite runs under 3 xdist workers, never in 24 runs of its child alone,
+    with or without min_graph_nodes), with a warning."""
+    runs, lines = compare(**kwargs)
+    if any(f"exited with {-signal.SIGSEGV}" in run.error for run in runs):
+        warnings.warn("a tf.distribute worker segfaulted; ran the comparison once more")
+        runs, lines = compare(**kwargs)
+    return runs, lines
+
+
 def _report(record_property, lines):
     for i, line in enumerate(lines):
         record_property(f"distribute_{i}", line)
@@ -108,7 +119,7 @@ def _assert_checks_hold(run):
 @TENSORFLOW_ONLY
 @pytest.mark.training
 def test_mirrored_over_two_logical_cpus_keeps_the_properties(record_property):
-    runs, lines = compare(strategies=["mirrored"], epochs=8, timeout=600)  # the default strategy: everywhere else
+    runs, lines = _compare(strategies=["mirrored"], epochs=8, timeout=600)  # the default strategy: everywhere else
     _report(record_property, lines)
     [mirrored] = runs
     _assert_checks_hold(mirrored)
@@ -118,7 +129,7 @@ def test_mirrored_over_two_logical_cpus_keeps_the_properties(record_property):
 @pytest.mark.training
 def test_multiworker_with_two_local_workers_keeps_the_properties(record_property):
     _local_cluster_or_skip()
-    runs, lines = compare(strategies=["multiworker"], workers=2, epochs=8, timeout=600, one_worker=False)
+    runs, lines = _compare(strategies=["multiworker"], workers=2, epochs=8, timeout=600, one_worker=False)
     _report(record_property, lines)
     [two] = runs
     _assert_checks_hold(two)
@@ -282,3 +293,22 @@ def test_keras3_itself_fits_under_multiworker_mirrored_strategy(tmp_path):
     if not all("fitting" in t for t in texts):  # a failure before fit is not the known one: fail, not xfail
         pytest.fail(f"the workers did not reach model.fit: {[t[-1500:] for t in texts]}")
     assert codes == [0, 0], [t[-1500:] for t in texts]
+
+
+def test_a_segfaulted_comparison_runs_once_more_and_other_errors_do_not(monkeypatch):
+    import tests.test_distribute as me
+    from overfit_core.distribute import Run
+
+    calls = []
+
+    def fake(**kwargs):
+        calls.append(kwargs)
+        error = ["mirrored worker 0 of 1 exited with -11:\n", "", "worker 0 of 1 exited with 1"][len(calls) - 1]
+        return [Run("mirrored", error=error)], ["line"]
+
+    monkeypatch.setattr(me, "compare", fake)
+    with pytest.warns(UserWarning, match="segfaulted"):
+        runs, _ = me._compare(strategies=["mirrored"])
+    assert len(calls) == 2 and not runs[0].error
+    runs, _ = me._compare(strategies=["mirrored"])  # an ordinary failure is reported as it is
+    assert len(calls) == 3 and runs[0].error.endswith("exited with 1")
