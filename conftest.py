@@ -21,7 +21,7 @@ def pytest_xdist_auto_num_workers(config):
 
     Each worker trains with one TensorFlow thread per core it gets (overfit_core.parallel.xdist_threads), and
     a worker that is between ops, or waiting for a child process, leaves its core idle; on 2 cores a third worker
-    took the idle time from 28% to 11% and the cold suite from 6 min 35 s to 5 min 58 s (README: Tests and time).
+    took the idle time from 28% to 11% and the cold suite from 6 min 35 s to 5 min 58 s (README: Suite time).
     """
     from overfit_core.parallel import available_cores
 

@@ -36,7 +36,7 @@ def min_graph_nodes(environ=os.environ) -> int:
     text = environ.get(MIN_GRAPH_NODES, "").strip()
     if not text:
         return DEFAULT_MIN_GRAPH_NODES
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise ConfigError(f"{MIN_GRAPH_NODES}={text!r} is not valid. Expected a whole number of graph nodes >= 0 "
                           f"(0: TensorFlow's own default; unset: {DEFAULT_MIN_GRAPH_NODES}). Fix or unset it.")
     return int(text)
@@ -48,8 +48,8 @@ def configure_graph_optimizer(nodes: int | None = None) -> bool:
     Keras 3 starts new tf.data iterators for training and validation every epoch, and each start optimises the
     pipeline's small functions afresh: about 10 ms, most of a small model's epoch on 2 cores. The train, test and
     predict functions are larger and still optimised, so the numbers stay bit-identical
-    (tests/test_training.py, benchmarks/test_equivalence.py). tf.data reads the setting when TensorFlow's
-    runtime starts, so this runs when this module is imported, before the first TensorFlow operation.
+    (tests/test_training.py::test_the_graph_optimizer_setting_keeps_every_number). tf.data reads the setting when
+    TensorFlow's runtime starts, so this runs when this module is imported, before the first TensorFlow operation.
     """
     nodes = min_graph_nodes() if nodes is None else nodes
     if BACKEND != "tensorflow":
@@ -201,4 +201,3 @@ def distributed_compile_kwargs(strategy, kwargs: dict) -> dict:
     if strategy is None or KERAS_MAJOR < 3 or strategy.num_replicas_in_sync == 1:
         return kwargs
     return {**kwargs, "steps_per_execution": 1}
-

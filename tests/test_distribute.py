@@ -84,22 +84,29 @@ assert record.cache_key != record_key(get_variant("tiny"), boston, 0, SMOKE)
 def test_train_under_a_strategy_builds_in_its_scope_and_keys_records_apart():
     # A fresh process: once, in a pytest-xdist worker that had trained other models, Keras 3.15's
     # evaluate() under this strategy segfaulted and took the worker down.
-    done = subprocess.run([sys.executable, "-c", STRATEGY_CHILD], capture_output=True, text=True, timeout=600)
-    if done.returncode == -signal.SIGSEGV:  # the same segfault, seen again in a fresh child on a loaded machine
-        warnings.warn("the strategy child segfaulted (TensorFlow under tf.distribute); ran it once more")
-        done = subprocess.run([sys.executable, "-c", STRATEGY_CHILD], capture_output=True, text=True, timeout=600)
+    # The same segfault was seen again in a fresh child on a loaded machine.
+    done = _once_more_after_a_segfault(
+        lambda: subprocess.run([sys.executable, "-c", STRATEGY_CHILD], capture_output=True, text=True, timeout=600),
+        lambda done: done.returncode == -signal.SIGSEGV, "the strategy child")
     assert done.returncode == 0, done.stderr[-4000:]
 
 
+def _once_more_after_a_segfault(run, segfaulted, what: str):
+    """`run()`, and once more, with a warning, when `segfaulted(result)`: TensorFlow under tf.distribute has
+    segfaulted on loaded machines (OneDeviceStrategy's evaluate; MirroredStrategy in 1 of 6 cold suite runs under
+    3 xdist workers, never in 24 runs of its child alone, with or without min_graph_nodes)."""
+    result = run()
+    if segfaulted(result):
+        warnings.warn(f"{what} segfaulted (TensorFlow under tf.distribute); ran it once more")
+        result = run()
+    return result
+
+
 def _compare(**kwargs):
-    """`compare`, once more after a worker segfault (TensorFlow under tf.distribute on a loaded machine: seen with
-    MirroredStrategy in 1 of 6 cold suite runs under 3 xdist workers, never in 24 runs of its child alone,
-    with or without min_graph_nodes), with a warning."""
-    runs, lines = compare(**kwargs)
-    if any(f"exited with {-signal.SIGSEGV}" in run.error for run in runs):
-        warnings.warn("a tf.distribute worker segfaulted; ran the comparison once more")
-        runs, lines = compare(**kwargs)
-    return runs, lines
+    """`compare`, once more after a worker segfault."""
+    return _once_more_after_a_segfault(
+        lambda: compare(**kwargs),
+        lambda result: any(f"exited with {-signal.SIGSEGV}" in run.error for run in result[0]), "a comparison's worker")
 
 
 def _report(record_property, lines):

@@ -1,7 +1,11 @@
 """`train` on the smoke tier: what a record holds, seeding, and the cache."""
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -166,11 +170,6 @@ print(json.dumps(out))
 def test_the_graph_optimizer_setting_keeps_every_number(synthetic):
     """compat sets TF's min_graph_nodes to 50 before TF starts (Keras 3 re-optimises tf.data's small functions every
     epoch); a process on TensorFlow's default (0) trains bit-identical records: histories, kernels, predictions."""
-    import json
-    import os
-    import subprocess
-    import sys
-
     from overfit_core import compat
 
     if compat.BACKEND != "tensorflow":
@@ -191,7 +190,7 @@ def test_the_graph_optimizer_setting_keeps_every_number(synthetic):
             assert ours[field] == theirs[name][field], f"{name}: {field} differs with TF's default min_graph_nodes"
 
 
-@pytest.mark.parametrize("value", ["fifty", "-1", "1.5"])
+@pytest.mark.parametrize("value", ["fifty", "-1", "1.5", "²"])
 def test_a_bad_min_graph_nodes_is_named(value):
     from overfit_core.compat import MIN_GRAPH_NODES, min_graph_nodes
 
