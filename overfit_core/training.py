@@ -6,6 +6,7 @@ import functools
 import hashlib
 import math
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
 
@@ -100,8 +101,13 @@ def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
     try:
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             model = build_model(spec, dataset.input_shape)
-            model.compile(optimizer=build_optimizer(spec), loss=spec.loss, metrics=build_metrics(spec),
-                          **distributed_compile_kwargs(strategy, config.compile_kwargs()))
+            optimizer = build_optimizer(spec)
+            reused = COMPILED.reuse(spec, config, dataset.input_shape, model, optimizer, strategy)
+            if reused is None:
+                model.compile(optimizer=optimizer, loss=spec.loss, metrics=build_metrics(spec),
+                              **distributed_compile_kwargs(strategy, config.compile_kwargs()))
+            else:
+                model = reused
         probe = None if strategy is not None else _train_eval_callback(x[:n_probe], y[:n_probe], spec.loss)
         callbacks = [keras.callbacks.TerminateOnNaN(), *([probe] if probe else []), *(callbacks or [])]
         if spec.early_stopping_patience is not None:
@@ -111,6 +117,7 @@ def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
         hist = model.fit(x, y, batch_size=spec.batch_size, epochs=epochs, verbose=0, shuffle=True,
                          callbacks=callbacks, **fit_kwargs)
         wall = time.perf_counter() - start
+        COMPILED.keep(spec, config, dataset.input_shape, model, strategy)
         history = history_dict(hist)
         if probe is not None:
             history.update(probe.curves)
@@ -129,6 +136,70 @@ def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
         wall_time_s=wall, samples_per_s=n_train * epochs_run / wall if wall > 0 else 0.0,
         status="diverged" if diverged else "ok", cache_key=record_key(spec, dataset, seed, config, strategy),
     )
+
+class CompiledModels:
+    """Compiled models kept between fits of one built-in variant, so that Keras traces their functions once.
+
+    Keras 3 traces a new model's train, test and predict functions on its first fit: about 1 s of a small fit. A
+    later fit of the same variant, config and input shape takes the kept model and sets every variable of its
+    layers and optimizer (weights, BatchNormalization statistics, Dropout's seed state, the optimizer's step and
+    slots) to those of the model and optimizer just built under this fit's seed, the state a fresh compile starts
+    from. Records are bit-identical either way (`tests/test_model_reuse.py`; README: Suite time).
+    `training.COMPILED.enabled = False` turns it off; never under a strategy, on Keras 2, on JAX or PyTorch, or for
+    users' builders (their layers may hold state outside Keras variables).
+    """
+
+    def __init__(self, size: int = 24, enabled: bool = True):
+        self.size = size  # more than the built-in variants: a worker of the suite keeps all it trains
+        self.enabled = enabled
+        self.models: OrderedDict = OrderedDict()
+
+    def _key(self, spec: VariantSpec, config: TrainConfig, input_shape, strategy):
+        from .compat import BACKEND, KERAS_MAJOR, keras
+
+        if not self.enabled or strategy is not None or spec.builder or KERAS_MAJOR < 3 or BACKEND != "tensorflow":
+            return None
+        # keras.__version__ names a fault injected since (faults.inject): a model traced before it would not see it
+        return spec, config, tuple(input_shape), keras.__version__
+
+    def reuse(self, spec, config, input_shape, fresh, optimizer, strategy=None):
+        """The kept model for this fit, set to the state of `fresh` and `optimizer`; None when there is none."""
+        key = self._key(spec, config, input_shape, strategy)
+        model = self.models.pop(key, None) if key is not None else None  # back in `keep` once its fit succeeded
+        if model is None:
+            return None
+        pairs = self.state_pairs(model, fresh, optimizer)
+        if pairs is None:
+            return None
+        for kept, new in pairs:
+            kept.assign(new)
+        return model
+
+    @staticmethod
+    def state_pairs(model, fresh, optimizer) -> list | None:
+        """(variable of the kept model or its optimizer, the same variable of `fresh` or `optimizer`), or None when
+        their structures differ."""
+        optimizer.build(fresh.trainable_variables)
+        layers = list(zip(model.layers, fresh.layers))
+        pairs = [p for kept, new in layers for p in zip(kept.variables, new.variables)]
+        pairs += zip(model.optimizer.variables, optimizer.variables)
+        same = (len(model.layers) == len(fresh.layers) and len(model.optimizer.variables) == len(optimizer.variables)
+                and all(len(kept.variables) == len(new.variables) for kept, new in layers)
+                and all(tuple(kept.shape) == tuple(new.shape) and kept.dtype == new.dtype for kept, new in pairs))
+        return pairs if same else None
+
+    def keep(self, spec, config, input_shape, model, strategy=None) -> None:
+        key = self._key(spec, config, input_shape, strategy)
+        if key is not None:
+            self.models[key] = model
+            while len(self.models) > self.size:
+                self.models.popitem(last=False)
+
+    def clear(self) -> None:
+        self.models.clear()
+
+
+COMPILED = CompiledModels()
 
 
 TRAIN_EVAL = "train_eval_"  # history prefix of the inference-mode training-slice metrics

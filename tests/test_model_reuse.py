@@ -1,0 +1,86 @@
+"""Compiled models reused between fits (`training.CompiledModels`): the same records as a new model for every fit."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from overfit_core import SMOKE, DataOptions, get_variant, load_dataset, training
+from overfit_core.compat import BACKEND, KERAS_MAJOR
+
+REUSES = pytest.mark.skipif(KERAS_MAJOR < 3 or BACKEND != "tensorflow",
+                            reason=f"models are reused on Keras 3 with TensorFlow only (here Keras {KERAS_MAJOR} on "
+                                   f"{BACKEND}): run with tox -e tf221")
+# Dropout (its seed state), BatchNormalization (moving statistics), Adam (its step and two slots), RMSprop with
+# early stopping (restored weights, then evaluate), a regression (predict).
+VARIANTS = ("adam_dropout", "bn", "overfit_early_stop", "tiny")
+
+
+def _numbers(record) -> dict:
+    d = json.loads(record.to_json())
+    for timing in ("wall_time_s", "samples_per_s"):
+        d.pop(timing)
+    return d
+
+
+@pytest.fixture(scope="module")
+def data():
+    return {name: load_dataset(name, DataOptions(kind="synthetic")) for name in ("fashion_mnist", "imdb", "boston")}
+
+
+def _reused_and_new(name, data, monkeypatch, kept: training.CompiledModels):
+    """Seed 1 trained on the model kept from seed 0, then on a new model."""
+    spec = get_variant(name)
+    monkeypatch.setattr(training, "COMPILED", kept)
+    training.train(spec, data[spec.dataset], 0, SMOKE)
+    [model] = kept.models.values()
+    step = model.train_function
+    reused = training.train(spec, data[spec.dataset], 1, SMOKE)
+    assert list(kept.models.values()) == [model] and model.train_function is step  # no new model, no new trace
+    kept.enabled = False
+    return reused, training.train(spec, data[spec.dataset], 1, SMOKE)
+
+
+@REUSES
+@pytest.mark.training
+@pytest.mark.parametrize("name", VARIANTS)
+def test_a_reused_model_trains_the_same_record_as_a_new_one(name, data, monkeypatch):
+    reused, new = _reused_and_new(name, data, monkeypatch, training.CompiledModels())
+    assert _numbers(reused) == _numbers(new)
+
+
+class _SkipsState(training.CompiledModels):
+    """A reset that leaves the variables `skip` picks as the last fit left them."""
+
+    def __init__(self, skip):
+        super().__init__()
+        self.skip = skip
+
+    def state_pairs(self, model, fresh, optimizer):
+        return [(kept, new) for kept, new in super().state_pairs(model, fresh, optimizer)
+                if not self.skip(kept, model)]
+
+
+@REUSES
+@pytest.mark.training
+@pytest.mark.parametrize("name,missed", [
+    ("adam_dropout", "optimizer"), ("adam_dropout", "seed_generator"), ("bn", "moving")])
+def test_the_comparison_fails_when_the_reset_misses_some_state(name, missed, data, monkeypatch):
+    """The test above can fail: leave the optimizer's step and slots, Dropout's seed state or BatchNormalization's
+    moving statistics out of the reset, and seed 1's record differs from a new model's."""
+    def skip(variable, model):
+        if missed == "optimizer":
+            return any(variable is v for v in model.optimizer.variables)
+        return missed in variable.path
+
+    reused, new = _reused_and_new(name, data, monkeypatch, _SkipsState(skip))
+    assert _numbers(reused)["history"] != _numbers(new)["history"]
+
+
+def test_reuse_is_off_for_strategies_users_builders_other_backends_and_when_disabled():
+    kept, tiny = training.CompiledModels(), get_variant("tiny")
+    assert (kept._key(tiny, SMOKE, (13,), None) is not None) == (KERAS_MAJOR >= 3 and BACKEND == "tensorflow")
+    assert kept._key(tiny, SMOKE, (13,), strategy=object()) is None
+    assert kept._key(dataclasses.replace(tiny, builder=lambda input_shape: None), SMOKE, (13,), None) is None
+    assert training.CompiledModels(enabled=False)._key(tiny, SMOKE, (13,), None) is None
