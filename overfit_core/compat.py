@@ -8,6 +8,7 @@ TensorFlow-only here: tf.distribute (``strategies``, ``distribute``), the TF mat
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import platform
 import sys
@@ -149,7 +150,12 @@ def history_dict(history) -> dict[str, list[float]]:
 
 
 def clear_session() -> None:
-    keras.backend.clear_session()
+    """Keras' global state reset, without the full garbage collection Keras 3 adds by default (0.1-0.3 s a fit; the
+    interpreter's own collector frees the dropped models' cycles)."""
+    if KERAS_MAJOR >= 3 and "free_memory" in inspect.signature(keras.backend.clear_session).parameters:
+        keras.backend.clear_session(free_memory=False)
+    else:
+        keras.backend.clear_session()
 
 
 @contextlib.contextmanager
