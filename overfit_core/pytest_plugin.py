@@ -93,8 +93,12 @@ def pytest_generate_tests(metafunc):
                       kinds=kw["kinds"], checks=kw.get("checks"), tier=settings.tier)
     expected = check_expected_failures(kw.get("expected_failures"), cases)
     params = []
+    grouped = metafunc.config.pluginmanager.hasplugin("xdist")
     for case in cases:
         marks = [pytest.mark.training]
+        if grouped:  # with --dist loadgroup, one worker trains all records of one dataset, kind and seed; a mark
+            # added in pytest_collection_modifyitems would come after xdist's own hook has read the groups
+            marks.append(pytest.mark.xdist_group(f"{case.dataset}-{case.kind}-seed{case.seed}"))
         expectation = expected_failure(case, expected)
         if expectation is not None:
             marks.append(pytest.mark.xfail(strict=expectation[1], reason=expectation[0]))
@@ -110,14 +114,11 @@ def _case_of(item):
 
 
 def pytest_collection_modifyitems(config, items):
-    grouped = config.pluginmanager.hasplugin("xdist")
     for item in items:
         case = _case_of(item) if "case" in getattr(item, "fixturenames", ()) else None
         if case is None:
             continue
         item.user_properties.append((CASE_PROPERTY, {"check": case.check, "variants": list(case.variants)}))
-        if grouped:  # with --dist loadgroup, one worker trains all records of one dataset, kind and seed
-            item.add_marker(pytest.mark.xdist_group(f"{case.dataset}-{case.kind}-seed{case.seed}"))
 
 
 @pytest.hookimpl(hookwrapper=True)

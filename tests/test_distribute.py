@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -215,7 +216,13 @@ def test_property_suite_runs_under_xdist(pytester, monkeypatch, tmp_path):
             assert not result.skipped
     """)
     result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadgroup", "--tier", "smoke", "--seeds", "0-1",
-                                           "--cache-dir", str(tmp_path), "-p", "no:cacheprovider", timeout=600)
+                                           "--cache-dir", str(tmp_path), "-p", "no:cacheprovider", "-v", timeout=600)
+    # one worker per (dataset, kind, seed) group: pytest 9.2 drops xdist's groups (pytest-dev/pytest-xdist#1386)
+    workers = {}
+    for worker, group in re.findall(r"\[(gw\d+)\].*(?:PASSED|SKIPPED).*::test_boston\[.*\]@(\S+)", result.stdout.str()):
+        workers.setdefault(group, set()).add(worker)
+    assert {g: len(w) for g, w in workers.items()} == {f"boston-{kind}-seed{seed}": 1 for kind in ("real", "synthetic")
+                                                       for seed in (0, 1)}, workers
     # regression_metrics (tiny, tiny_lr_high), learns and beats_constant_predictor (tiny), lr_too_high_is_jittery
     # (tiny_lr_high vs tiny): 5 bindings x 2 kinds x 2 seeds
     result.assert_outcomes(passed=10, skipped=10)
