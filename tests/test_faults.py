@@ -26,6 +26,7 @@ from overfit_core.variants import VARIANTS, get_variant
 # after the undo. The child starts under relu_identity (the start-up hook), reports that, and undoes it first.
 PROBE = r'''
 import json
+import os
 import numpy as np
 from overfit_core import faults
 from overfit_core.compat import KERAS_MAJOR, keras
@@ -50,6 +51,11 @@ def fit(offset=0.0, **kw):
         kw["validation_data"] = (x, y + 10.0)
     h = model.fit(x, y, batch_size=20, epochs=1, verbose=0, shuffle=False, **kw).history
     return {k: float(v[-1]) for k, v in h.items()}
+
+
+def labels_shuffled():
+    loss, split = fit()["loss"], fit(validation_split=0.5)  # one fit with the split gives both of its losses
+    return {"loss": loss, "split_loss": split["loss"], "split_val_loss": split["val_loss"]}
 
 
 def zeros(rate):
@@ -94,8 +100,7 @@ PROBES = {
         "adam": lr(keras.optimizers.get({"class_name": "adam", "config": {"learning_rate": 0.5}})),  # the suite's way
         "adam_new": lr(keras.optimizers.Adam(learning_rate=0.5)), "sgd": lr(keras.optimizers.SGD(learning_rate=0.5)),
         "rmsprop": lr(keras.optimizers.RMSprop(0.5))},
-    "labels_shuffled": lambda: {"loss": fit()["loss"], "split_loss": fit(validation_split=0.5)["loss"],
-                                "split_val_loss": fit(validation_split=0.5)["val_loss"]},
+    "labels_shuffled": labels_shuffled,
     "val_is_train": lambda: {"val_loss": fit(val_offset=True)["val_loss"],
                              "split_val_loss": fit(offset=10.0, validation_split=0.5)["val_loss"]},
     "relu_identity": lambda: {"relu": float(keras.activations.relu(-1.0)), "dense": relu_dense()},
@@ -119,7 +124,8 @@ for name, probe in PROBES.items():
     finally:
         undo()
     report["faults"][name] = {"clean": clean, "faulted": faulted, "undone": probe()}
-print(json.dumps(report))
+print(json.dumps(report), flush=True)
+os._exit(0)  # skips tearing TensorFlow down at exit (about 0.8 s CPU); the report is all the test reads
 '''
 
 # name -> (clean, faulted): what each probe must read without the fault and under it (approximately)
@@ -140,15 +146,31 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def probed():
-    """The child's report: started under relu_identity through `faults.environment` (the start-up hook)."""
+def _probe() -> dict:
     proc = subprocess.run([sys.executable, "-c", PROBE], env=environment("relu_identity"), capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.splitlines()
     assert len(lines) == 1, f"the child printed more than its report on stdout: {proc.stdout[:2000]!r}"
     return json.loads(lines[0])
+
+
+@pytest.fixture(scope="module")
+def probed(tmp_path_factory):
+    """The child's report: started under relu_identity through `faults.environment` (the start-up hook).
+
+    pytest-xdist workers share one child: the first worker to need the report writes it, under a lock, into the
+    run's temporary folder (the parent of each worker's own), and the others read it there.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return _probe()
+    from filelock import FileLock
+
+    path = tmp_path_factory.getbasetemp().parent / "faults-probed.json"
+    with FileLock(f"{path}.lock"):
+        if not path.is_file():  # not there when the child failed: this worker runs it, and fails, too
+            path.write_text(json.dumps(_probe()))
+        return json.loads(path.read_text())
 
 
 def test_the_start_up_hook_injects_the_named_fault_in_a_child(probed):

@@ -150,9 +150,9 @@ def test_a_crowded_plot_is_within_the_per_plot_bound():
     assert len(encoded) <= PER_PLOT_KB * 1024
 
 
-def test_write_html_is_atomic_and_writes_the_rendering(tmp_path):
+def test_write_html_is_atomic_and_writes_the_rendering(tmp_path, page):
     path = write_html(tmp_path / "out" / "report.html", RECORDS, VERDICTS, title=TITLE, environment=ENV)
-    assert path.read_text(encoding="utf-8") == render_html(RECORDS, VERDICTS, title=TITLE, environment=ENV)
+    assert path.read_text(encoding="utf-8") == page
     assert [p.name for p in path.parent.iterdir()] == ["report.html"]
 
 
@@ -176,8 +176,9 @@ RGB = {"pass": "rgb(26, 127, 55)", "fail": "rgb(207, 34, 46)", "amber": "rgb(154
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    """Headless chromium on the page written to a temporary folder; skips when it cannot run here."""
+def browser(tmp_path_factory, page):
+    """Headless chromium on the page written to a temporary folder (what write_html writes, as tested above);
+    skips when it cannot run here."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver_bin = shutil.which("chromedriver")
     try:
@@ -190,7 +191,8 @@ def browser(tmp_path_factory):
     if missing:
         pytest.skip(f"real-browser test needs {', '.join(missing)}: {ENABLE_BROWSER}")
     folder = tmp_path_factory.mktemp("html")
-    path = write_html(folder / "report.html", RECORDS, VERDICTS, title=TITLE, environment=ENV)
+    path = folder / "report.html"
+    path.write_text(page, encoding="utf-8")
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",

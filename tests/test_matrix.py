@@ -7,6 +7,7 @@ import functools
 import io
 import itertools
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -366,9 +367,9 @@ def _pytest_command_lines() -> list[tuple[tuple[str, ...], str]]:
     return sorted(set(found))
 
 
-@functools.lru_cache(maxsize=None)
-def _pytest_parse_all() -> dict[tuple[tuple[str, ...], str], tuple[int, str]]:
-    """pytest on each workflow command line, collecting nothing, all in one child process: (exit code, output).
+def _pytest_parse_all() -> list:
+    """pytest on each workflow command line, collecting nothing, all in one child process: [arguments, folder,
+    exit code, output] per line.
 
     Exit 5 once every option (conftests' too) parsed, 4 on a bad one. One child, not one per command line: each
     start costs a Python and pytest start-up.
@@ -380,11 +381,35 @@ def _pytest_parse_all() -> dict[tuple[tuple[str, ...], str], tuple[int, str]]:
                               timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {line: (code, out) for line, (code, out) in zip(lines, results)}
+    return [[list(args), cwd, code, out] for (args, cwd), (code, out) in zip(lines, results)]
 
 
-def _check_pytest(args: list[str], cwd: Path):
-    code, out = _pytest_parse_all()[tuple(args), str(cwd)]
+@pytest.fixture(scope="module")
+def pytest_parsed(tmp_path_factory):
+    """(pytest arguments, folder) -> (exit code, output), from `_pytest_parse_all` on first use.
+
+    pytest-xdist workers share one child: the first worker to need the results writes them, under a lock, into the
+    run's temporary folder (the parent of each worker's own), and the others read them there.
+    """
+    @functools.lru_cache(maxsize=None)
+    def parsed() -> dict[tuple[tuple[str, ...], str], tuple[int, str]]:
+        if not os.environ.get("PYTEST_XDIST_WORKER"):
+            results = _pytest_parse_all()
+        else:
+            from filelock import FileLock
+
+            path = tmp_path_factory.getbasetemp().parent / "workflow-pytest-lines.json"
+            with FileLock(f"{path}.lock"):
+                if not path.is_file():  # not there when the child failed: this worker runs it, and fails, too
+                    path.write_text(json.dumps(_pytest_parse_all()))
+                results = json.loads(path.read_text())
+        return {(tuple(args), cwd): (code, out) for args, cwd, code, out in results}
+
+    return parsed
+
+
+def _check_pytest(args: list[str], cwd: Path, parsed):
+    code, out = parsed()[tuple(args), str(cwd)]
     assert code == 5, (f"`pytest {shlex.join(args)}` is not a valid command line (missing path or unknown "
                        f"option):\n{out}")
 
@@ -404,8 +429,7 @@ def _check_console_script(argv: list[str]):
     assert not err.getvalue(), f"`{shlex.join(argv)}`: the CLI rejects these arguments:\n{err.getvalue()}"
 
 
-def _check(argv: list[str], cwd: Path, check_pytest=None):
-    check_pytest = check_pytest or _check_pytest
+def _check(argv: list[str], cwd: Path, check_pytest):
     if argv[:3] == ["python", "-m", "tox"]:
         argv = argv[2:]
     prog, rest = argv[0], argv[1:]
@@ -444,5 +468,5 @@ COMMANDS = workflow_commands()
 
 
 @pytest.mark.parametrize("argv,cwd", [(c, d) for _, c, d in COMMANDS], ids=[i for i, _, _ in COMMANDS])
-def test_workflow_command_exists(argv, cwd):
-    _check(argv, _local(".", cwd))
+def test_workflow_command_exists(argv, cwd, pytest_parsed):
+    _check(argv, _local(".", cwd), functools.partial(_check_pytest, parsed=pytest_parsed))

@@ -24,6 +24,16 @@ def synthetic():
     return {name: load_dataset(name, opts) for name in ("imdb", "fashion_mnist", "boston")}
 
 
+@pytest.fixture(scope="module")
+def tiny_boston(synthetic, tmp_path_factory):
+    """`tiny` on boston, seed 0, smoke: trained once for the tests that only read it (xdist workers share the file)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # this session's folder, above each worker's own
+    store = RecordStore(root / "test_training-records")
+    return train_cached(get_variant("tiny"), synthetic["boston"], 0, SMOKE, store)[0]
+
+
 def test_record_holds_history_kernels_versions_and_throughput(synthetic):
     r = train(get_variant("l1"), synthetic["imdb"], 0, SMOKE)
     assert r.status == "ok" and r.epochs_run == 2
@@ -50,8 +60,8 @@ def test_same_seed_same_history_other_seed_differs(synthetic):
     assert a.history["loss"] != c.history["loss"]
 
 
-def test_regression_record_has_rmse_mae_mape_on_held_out_part(synthetic):
-    r = train(get_variant("tiny"), synthetic["boston"], 0, SMOKE)
+def test_regression_record_has_rmse_mae_mape_on_held_out_part(tiny_boston):
+    r = tiny_boston
     assert set(r.evaluation) == {"rmse", "mae", "mape", "constant_train_loss", "constant_val_loss"}
     assert len(r.predictions) == len(r.targets) == 102
     err = np.subtract(r.predictions, r.targets)
@@ -71,13 +81,22 @@ def test_wrong_dataset_and_bad_seed_are_rejected(synthetic):
     assert check_seed(np.int64(7)) == 7 and type(check_seed(np.int64(7))) is int
 
 
-def test_train_cached_trains_once(synthetic, tmp_path):
+def test_train_cached_trains_once(synthetic, tiny_boston, tmp_path, monkeypatch):
+    from overfit_core import training
+
+    fits = []  # calls of `train`; each returns the record that `train` makes of these arguments
+
+    def fit(spec, dataset, seed, config, **kw):
+        fits.append((spec.name, dataset.name, seed, config.tier))
+        return tiny_boston
+
+    monkeypatch.setattr(training, "train", fit)
     store = RecordStore(tmp_path)
     first, cached1 = train_cached(get_variant("tiny"), synthetic["boston"], 0, SMOKE, store)
     second, cached2 = train_cached(get_variant("tiny"), synthetic["boston"], 0, SMOKE, store)
-    assert (cached1, cached2) == (False, True) and second == first
+    assert (cached1, cached2) == (False, True) and second == first and fits == [("tiny", "boston", 0, "smoke")]
     _, cached3 = train_cached(get_variant("tiny"), synthetic["boston"], 0, SMOKE, store, retrain=True)
-    assert cached3 is False
+    assert cached3 is False and len(fits) == 2
 
 
 def test_plan_reads_the_spec_then_the_dataset_and_caps_by_both():
@@ -167,7 +186,7 @@ print(json.dumps(out))
 """
 
 
-def test_the_graph_optimizer_setting_keeps_every_number(synthetic):
+def test_the_graph_optimizer_setting_keeps_every_number(synthetic, tiny_boston):
     """compat sets TF's min_graph_nodes to 50 before TF starts (Keras 3 re-optimises tf.data's small functions every
     epoch); a process on TensorFlow's default (0) trains bit-identical records: histories, kernels, predictions."""
     from overfit_core import compat
@@ -185,7 +204,7 @@ def test_the_graph_optimizer_setting_keeps_every_number(synthetic):
     assert not theirs["min_graph_nodes"]  # 0: TF reports it as unset
     for name in names:
         spec = get_variant(name)
-        ours = train(spec, synthetic[spec.dataset], 0, SMOKE).to_dict()
+        ours = (tiny_boston if name == "tiny" else train(spec, synthetic[spec.dataset], 0, SMOKE)).to_dict()
         for field in ("history", "kernels", "evaluation", "predictions"):
             assert ours[field] == theirs[name][field], f"{name}: {field} differs with TF's default min_graph_nodes"
 
