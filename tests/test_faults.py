@@ -22,6 +22,8 @@ from overfit_core.config import parse_seeds
 from overfit_core.faults import FAULTS, FaultResult, compare, environment, markdown, table_lines
 from overfit_core.variants import VARIANTS, get_variant
 
+from ._shared import once_per_session
+
 # Runs in the child: each probe measures one behaviour of Keras; the child reports it clean, under the fault and
 # after the undo. The child starts under relu_identity (the start-up hook), reports that, and undoes it first.
 PROBE = r'''
@@ -162,15 +164,7 @@ def probed(tmp_path_factory):
     pytest-xdist workers share one child: the first worker to need the report writes it, under a lock, into the
     run's temporary folder (the parent of each worker's own), and the others read it there.
     """
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return _probe()
-    from filelock import FileLock
-
-    path = tmp_path_factory.getbasetemp().parent / "faults-probed.json"
-    with FileLock(f"{path}.lock"):
-        if not path.is_file():  # not there when the child failed: this worker runs it, and fails, too
-            path.write_text(json.dumps(_probe()))
-        return json.loads(path.read_text())
+    return once_per_session(tmp_path_factory, "faults-probed", _probe)
 
 
 def test_the_start_up_hook_injects_the_named_fault_in_a_child(probed):

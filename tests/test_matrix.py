@@ -7,7 +7,6 @@ import functools
 import io
 import itertools
 import json
-import os
 import re
 import shlex
 import subprocess
@@ -20,6 +19,8 @@ from packaging.requirements import Requirement
 
 from overfit_core import SUPPORTED_TF
 from overfit_core.known_failures import KNOWN_FAILURES, known_failure, tf_minor
+
+from ._shared import once_per_session
 
 yaml = pytest.importorskip("yaml", reason="install the `test` extra (pip install -e '.[test]') for PyYAML")
 tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11+")
@@ -393,16 +394,7 @@ def pytest_parsed(tmp_path_factory):
     """
     @functools.lru_cache(maxsize=None)
     def parsed() -> dict[tuple[tuple[str, ...], str], tuple[int, str]]:
-        if not os.environ.get("PYTEST_XDIST_WORKER"):
-            results = _pytest_parse_all()
-        else:
-            from filelock import FileLock
-
-            path = tmp_path_factory.getbasetemp().parent / "workflow-pytest-lines.json"
-            with FileLock(f"{path}.lock"):
-                if not path.is_file():  # not there when the child failed: this worker runs it, and fails, too
-                    path.write_text(json.dumps(_pytest_parse_all()))
-                results = json.loads(path.read_text())
+        results = once_per_session(tmp_path_factory, "workflow-pytest-lines", _pytest_parse_all)
         return {(tuple(args), cwd): (code, out) for args, cwd, code, out in results}
 
     return parsed
