@@ -36,19 +36,25 @@ def test_run_writes_records_plots_and_report_then_resumes(tmp_path, capsys):
 
 
 @pytest.mark.training
-def test_run_trains_only_the_named_variants_and_their_baselines(tmp_path, capsys):
+def test_run_trains_only_the_named_variants_and_their_baselines(tmp_path, capsys, smoke_run):
+    smoke_run.copy_records(tmp_path / "records")  # both records cached: which jobs run is the point, not the fits
     assert main(["run", "--variants", "tiny_lr_high", "--tier", "smoke", "--out", str(tmp_path)]) in (0, 1)
     names = sorted(p.name.split("--")[0] for p in (tmp_path / "records").glob("*.json"))
     assert names == ["tiny-boston-seed0-smoke", "tiny_lr_high-boston-seed0-smoke"]  # tiny: the baseline it names
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    jobs = sorted(ln.split(":")[0].split("] ")[1] for ln in captured.err.splitlines() if ln.startswith("["))
+    assert jobs == names  # the run's jobs, not just the files left in records/
+    out = captured.out
     assert "lr_too_high_is_jittery" in out and "learns:" in out  # what was trained is judged, the baseline too
     assert "val_loss_diverges" not in out and "l1_shrinks_weights" not in out
 
 
 @pytest.mark.training
 @pytest.mark.parametrize("passed,code", [(True, 0), (False, 1)])
-def test_run_gates_on_the_checks(tmp_path, capsys, monkeypatch, passed, code):
+def test_run_gates_on_the_checks(tmp_path, capsys, monkeypatch, smoke_run, passed, code):
     from overfit_core import cases, checks
+
+    smoke_run.copy_records(tmp_path / "records")  # the gate is the point: no fits
 
     def fake(records, expected=None, checks_=None):
         result = checks.CheckResult("learns", passed, {"x": 1.0}, "x > 0", "made up for the test", ())

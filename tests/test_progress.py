@@ -33,14 +33,13 @@ DIVERGED = SimpleNamespace(status="diverged", epochs_run=1)
 # --- the lines off a terminal -----------------------------------------------------------------
 
 @pytest.mark.training
-def test_run_off_a_terminal_writes_one_line_per_job_as_before(tmp_path, capsys):
-    argv = ["run", "--datasets", "boston", "--tier", "smoke", "--seeds", "0", "--out", str(tmp_path), "--no-checks"]
-    assert main(argv) == 0
-    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("[")]
+def test_run_off_a_terminal_writes_one_line_per_job_as_before(tmp_path, capsys, smoke_run):
+    lines = [ln for ln in smoke_run.err.splitlines() if ln.startswith("[")]  # it trained both, off a terminal
     assert len(lines) == 2, lines
     assert re.fullmatch(r"\[1/2\] tiny-boston-seed0-smoke: 3 epochs, \d+\.\ds", lines[0])
     assert re.fullmatch(r"\[2/2\] tiny_lr_high-boston-seed0-smoke: \d+ epochs, \d+\.\ds", lines[1])
-    assert main(argv) == 0  # everything cached now: no training
+    smoke_run.copy_records(tmp_path / "records")
+    assert main(smoke_run.argv(tmp_path)) == 0  # everything cached now: no training
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("[")]
     assert lines[0] == "[1/2] tiny-boston-seed0-smoke: 3 epochs, cached"
     assert re.fullmatch(r"\[2/2\] tiny_lr_high-boston-seed0-smoke: \d+ epochs, cached", lines[1])
