@@ -59,14 +59,15 @@ def record_key(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConf
     return cache_key(spec, config, seed, dataset.sha256, params, versions(), plan(spec, config))
 
 
-def kernel_stats(model) -> tuple[KernelStats, ...]:
+def kernel_stats(model, named_like=None) -> tuple[KernelStats, ...]:
+    """L1, L2 and near-zero share of every Dense kernel, under the layer names of `named_like` (default: `model`)."""
     from .compat import keras, to_numpy
 
     out = []
-    for layer in model.layers:
+    for layer, named in zip(model.layers, (named_like or model).layers):
         if isinstance(layer, keras.layers.Dense):
             w = to_numpy(layer.kernel).astype(np.float64)
-            out.append(KernelStats(layer.name, int(w.size), float(np.abs(w).sum()), float(np.sqrt((w**2).sum())),
+            out.append(KernelStats(named.name, int(w.size), float(np.abs(w).sum()), float(np.sqrt((w**2).sum())),
                                    float((np.abs(w) < NEAR_ZERO).mean())))
     return tuple(out)
 
@@ -100,7 +101,7 @@ def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
     keras.utils.set_random_seed(seed)  # python, numpy and TF
     try:
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            model = build_model(spec, dataset.input_shape)
+            model = built = build_model(spec, dataset.input_shape)
             optimizer = build_optimizer(spec)
             reused = COMPILED.reuse(spec, config, dataset.input_shape, model, optimizer, strategy)
             if reused is None:
@@ -125,7 +126,7 @@ def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
         diverged = not all(math.isfinite(v) for v in history.get("loss", [math.nan]))
         evaluation, preds, targets = _evaluate(spec, model, dataset, history, strategy)
         evaluation.update(constant_predictor(spec.task, y[:n_fit], y_v))
-        kernels = kernel_stats(model)
+        kernels = kernel_stats(model, named_like=built)  # a kept model's layers keep their first names
     finally:
         clear_session()
     n_train = n_fit

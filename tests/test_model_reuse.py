@@ -7,7 +7,7 @@ import json
 import pytest
 
 from overfit_core import SMOKE, DataOptions, get_variant, load_dataset, training
-from overfit_core.compat import BACKEND, KERAS_MAJOR
+from overfit_core.compat import BACKEND, KERAS_MAJOR, keras
 
 REUSES = pytest.mark.skipif(KERAS_MAJOR < 3 or BACKEND != "tensorflow",
                             reason=f"models are reused on Keras 3 with TensorFlow only (here Keras {KERAS_MAJOR} on "
@@ -36,9 +36,11 @@ def _reused_and_new(name, data, monkeypatch, kept: training.CompiledModels):
     training.train(spec, data[spec.dataset], 0, SMOKE)
     [model] = kept.models.values()
     step = model.train_function
+    keras.layers.Dense(1)  # a name taken since the kept model was built: new layers are named after it
     reused = training.train(spec, data[spec.dataset], 1, SMOKE)
     assert list(kept.models.values()) == [model] and model.train_function is step  # no new model, no new trace
     kept.enabled = False
+    keras.layers.Dense(1)
     return reused, training.train(spec, data[spec.dataset], 1, SMOKE)
 
 
