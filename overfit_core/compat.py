@@ -149,11 +149,12 @@ def history_dict(history) -> dict[str, list[float]]:
     return {k: [float(v) for v in vs] for k, vs in history.history.items() if k not in ("lr", "learning_rate")}
 
 
-def clear_session() -> None:
-    """Keras' global state reset, without the full garbage collection Keras 3 adds by default (0.1-0.3 s a fit; the
-    interpreter's own collector frees the dropped models' cycles)."""
+def clear_session(collect: bool = False) -> None:
+    """Keras' global state reset; the full garbage collection Keras 3 adds by default (0.1-0.3 s a fit) only with
+    `collect`: a fit that stopped early leaves a reference cycle holding a tf.data iterator, whose destructor, run by
+    a later collection, waits for the iterator's autotuning thread for longer the older it is (seconds)."""
     if KERAS_MAJOR >= 3 and "free_memory" in inspect.signature(keras.backend.clear_session).parameters:
-        keras.backend.clear_session(free_memory=False)
+        keras.backend.clear_session(free_memory=collect)
     else:
         keras.backend.clear_session()
 

@@ -99,6 +99,7 @@ def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
     if config.deterministic:
         enable_op_determinism()
     keras.utils.set_random_seed(seed)  # python, numpy and TF
+    stopped_early = True
     try:
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             model = built = build_model(spec, dataset.input_shape)
@@ -123,12 +124,13 @@ def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
         if probe is not None:
             history.update(probe.curves)
         epochs_run = len(history.get("loss", ()))
+        stopped_early = epochs_run < epochs
         diverged = not all(math.isfinite(v) for v in history.get("loss", [math.nan]))
         evaluation, preds, targets = _evaluate(spec, model, dataset, history, strategy)
         evaluation.update(constant_predictor(spec.task, y[:n_fit], y_v))
         kernels = kernel_stats(model, named_like=built)  # a kept model's layers keep their first names
     finally:
-        clear_session()
+        clear_session(collect=stopped_early)
     n_train = n_fit
     return RunRecord(
         spec=spec, config=config, seed=seed, dataset=dataset.name, data_kind=dataset.kind, data_source=dataset.source,
