@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 
 import pytest
 
 from overfit_core import SMOKE, DataOptions, get_variant, load_dataset, training
-from overfit_core.compat import BACKEND, KERAS_MAJOR, keras
+from overfit_core.compat import BACKEND, KERAS_MAJOR, clear_session, keras
 
 REUSES = pytest.mark.skipif(KERAS_MAJOR < 3 or BACKEND != "tensorflow",
                             reason=f"models are reused on Keras 3 with TensorFlow only (here Keras {KERAS_MAJOR} on "
@@ -29,27 +30,46 @@ def data():
     return {name: load_dataset(name, DataOptions(kind="synthetic")) for name in ("fashion_mnist", "imdb", "boston")}
 
 
-def _reused_and_new(name, data, monkeypatch, kept: training.CompiledModels):
-    """Seed 1 trained on the model kept from seed 0, then on a new model."""
+def _take_a_name():
+    """Reset Keras' names, then take one: a model built now is named after it, unlike one kept from before."""
+    clear_session()
+    keras.layers.Dense(1)
+
+
+@pytest.fixture(scope="module")
+def new_record(data):
+    """name -> seed 1 of that variant trained on a new model (nothing kept), once per variant in this module."""
+    @functools.lru_cache(maxsize=None)
+    def train_new(name):
+        spec, kept = get_variant(name), training.COMPILED
+        training.COMPILED = training.CompiledModels(enabled=False)
+        try:
+            _take_a_name()
+            return training.train(spec, data[spec.dataset], 1, SMOKE)
+        finally:
+            training.COMPILED = kept
+
+    return train_new
+
+
+def _reused(name, data, monkeypatch, kept: training.CompiledModels):
+    """Seed 1 trained on the model kept from seed 0."""
     spec = get_variant(name)
     monkeypatch.setattr(training, "COMPILED", kept)
     training.train(spec, data[spec.dataset], 0, SMOKE)
     [model] = kept.models.values()
     step = model.train_function
-    keras.layers.Dense(1)  # a name taken since the kept model was built: new layers are named after it
+    _take_a_name()
     reused = training.train(spec, data[spec.dataset], 1, SMOKE)
     assert list(kept.models.values()) == [model] and model.train_function is step  # no new model, no new trace
-    kept.enabled = False
-    keras.layers.Dense(1)
-    return reused, training.train(spec, data[spec.dataset], 1, SMOKE)
+    return reused
 
 
 @REUSES
 @pytest.mark.training
 @pytest.mark.parametrize("name", VARIANTS)
-def test_a_reused_model_trains_the_same_record_as_a_new_one(name, data, monkeypatch):
-    reused, new = _reused_and_new(name, data, monkeypatch, training.CompiledModels())
-    assert _numbers(reused) == _numbers(new)
+def test_a_reused_model_trains_the_same_record_as_a_new_one(name, data, new_record, monkeypatch):
+    assert _numbers(_reused(name, data, monkeypatch, training.CompiledModels())) == _numbers(new_record(name))
 
 
 class _SkipsState(training.CompiledModels):
@@ -68,7 +88,7 @@ class _SkipsState(training.CompiledModels):
 @pytest.mark.training
 @pytest.mark.parametrize("name,missed", [
     ("adam_dropout", "optimizer"), ("adam_dropout", "seed_generator"), ("bn", "moving")])
-def test_the_comparison_fails_when_the_reset_misses_some_state(name, missed, data, monkeypatch):
+def test_the_comparison_fails_when_the_reset_misses_some_state(name, missed, data, new_record, monkeypatch):
     """The test above can fail: leave the optimizer's step and slots, Dropout's seed state or BatchNormalization's
     moving statistics out of the reset, and seed 1's record differs from a new model's."""
     def skip(variable, model):
@@ -76,8 +96,8 @@ def test_the_comparison_fails_when_the_reset_misses_some_state(name, missed, dat
             return any(variable is v for v in model.optimizer.variables)
         return missed in variable.path
 
-    reused, new = _reused_and_new(name, data, monkeypatch, _SkipsState(skip))
-    assert _numbers(reused)["history"] != _numbers(new)["history"]
+    reused = _reused(name, data, monkeypatch, _SkipsState(skip))
+    assert _numbers(reused)["history"] != _numbers(new_record(name))["history"]
 
 
 def test_reuse_is_off_for_strategies_users_builders_other_backends_and_when_disabled():
