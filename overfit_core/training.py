@@ -140,6 +140,7 @@ def train(spec: VariantSpec, dataset: Dataset, seed: int, config: TrainConfig,
         status="diverged" if diverged else "ok", cache_key=record_key(spec, dataset, seed, config, strategy),
     )
 
+
 class CompiledModels:
     """Compiled models kept between fits of one built-in variant, so that Keras traces their functions once.
 
@@ -171,6 +172,7 @@ class CompiledModels:
         model = self.models.pop(key, None) if key is not None else None  # back in `keep` once its fit succeeded
         if model is None:
             return None
+        optimizer.build(fresh.trainable_variables)  # its step and slots as a fresh compile's first fit starts them
         pairs = self.state_pairs(model, fresh, optimizer)
         if pairs is None:
             return None
@@ -182,7 +184,6 @@ class CompiledModels:
     def state_pairs(model, fresh, optimizer) -> list | None:
         """(variable of the kept model or its optimizer, the same variable of `fresh` or `optimizer`), or None when
         their structures differ."""
-        optimizer.build(fresh.trainable_variables)
         layers = list(zip(model.layers, fresh.layers))
         pairs = [p for kept, new in layers for p in zip(kept.variables, new.variables)]
         pairs += zip(model.optimizer.variables, optimizer.variables)
@@ -198,12 +199,8 @@ class CompiledModels:
             while len(self.models) > self.size:
                 self.models.popitem(last=False)
 
-    def clear(self) -> None:
-        self.models.clear()
-
 
 COMPILED = CompiledModels()
-
 
 TRAIN_EVAL = "train_eval_"  # history prefix of the inference-mode training-slice metrics
 

@@ -5,6 +5,12 @@ import json
 import os
 
 
+def session_dir(tmp_path_factory):
+    """This session's temporary folder: under pytest-xdist the parent of each worker's own, which all workers see."""
+    root = tmp_path_factory.getbasetemp()
+    return root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+
+
 def once_per_session(tmp_path_factory, name: str, compute):
     """`compute()` (JSON-able) once per test session: pytest-xdist workers share it through the session's temp folder
     (the parent of each worker's own), the first to need it computing it under a lock. When `compute` fails nothing
@@ -13,7 +19,7 @@ def once_per_session(tmp_path_factory, name: str, compute):
         return compute()
     from filelock import FileLock
 
-    path = tmp_path_factory.getbasetemp().parent / f"{name}.json"
+    path = session_dir(tmp_path_factory) / f"{name}.json"
     with FileLock(f"{path}.lock"):
         if not path.is_file():
             path.write_text(json.dumps(compute()))

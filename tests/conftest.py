@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from ._shared import once_per_session, session_dir
 
 
 @dataclass(frozen=True)
@@ -37,23 +38,17 @@ class SmokeRun:
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> SmokeRun:
-    """The smoke run, trained once per session: the first xdist worker to need it runs it in the session's temporary
-    folder (above each worker's own), the others wait for it there and read it."""
-    from filelock import FileLock
-
+    """The smoke run, trained once per session: xdist workers share it (`_shared.once_per_session`)."""
     from overfit_core.cli import main
 
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent
-    folder = root / "smoke-run"
-    with FileLock(f"{folder}.lock"):
-        if not (folder / "err.txt").exists():  # written last: the run finished
-            shutil.rmtree(folder, ignore_errors=True)  # what a failed attempt left
-            err = io.StringIO()
-            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-                code = main(SmokeRun.argv(folder / "out"))
-            assert code == 0, err.getvalue()
-            (folder / "err.txt").write_text(err.getvalue())
-    return SmokeRun(folder / "out", (folder / "err.txt").read_text())
+    out = session_dir(tmp_path_factory) / "smoke-run"
 
+    def run() -> str:
+        shutil.rmtree(out, ignore_errors=True)  # what a failed attempt left
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main(SmokeRun.argv(out))
+        assert code == 0, err.getvalue()
+        return err.getvalue()
+
+    return SmokeRun(out, once_per_session(tmp_path_factory, "smoke-run", run))

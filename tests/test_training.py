@@ -15,6 +15,8 @@ from overfit_core.errors import ConfigError
 from overfit_core.records import RecordStore
 from overfit_core.training import check_seed, plan, train, train_cached
 
+from ._shared import session_dir
+
 pytestmark = pytest.mark.training
 
 
@@ -27,10 +29,7 @@ def synthetic():
 @pytest.fixture(scope="module")
 def tiny_boston(synthetic, tmp_path_factory):
     """`tiny` on boston, seed 0, smoke: trained once for the tests that only read it (xdist workers share the file)."""
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # this session's folder, above each worker's own
-    store = RecordStore(root / "test_training-records")
+    store = RecordStore(session_dir(tmp_path_factory) / "test_training-records")
     return train_cached(get_variant("tiny"), synthetic["boston"], 0, SMOKE, store)[0]
 
 
