@@ -1,6 +1,7 @@
 """`train` on the smoke tier: what a record holds, seeding, and the cache."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -51,6 +52,15 @@ def test_record_holds_history_kernels_versions_and_throughput(synthetic):
 def test_unregularised_metric_equals_loss_without_penalty(synthetic):
     r = train(get_variant("reg_base"), synthetic["imdb"], 0, SMOKE)
     np.testing.assert_allclose(r.history["val_loss"], r.history["val_binary_crossentropy"], rtol=1e-5)
+
+
+def test_fewer_epochs_train_the_first_epochs_of_a_longer_fit(synthetic):
+    """tools/epoch_budget.py judges a shorter tier on the first epochs of longer records: the same shuffles, Dropout
+    masks and updates, so every curve of the shorter fit is the beginning of the longer one's, bit for bit."""
+    spec = get_variant("adam_dropout")
+    fits = [train(dataclasses.replace(spec, epochs=(("smoke", n),)), synthetic["fashion_mnist"], 4, SMOKE) for n in (3, 2)]
+    long, short = ({k: list(v) for k, v in r.history.items()} for r in fits)
+    assert [r.epochs_run for r in fits] == [3, 2] and short == {k: v[:2] for k, v in long.items()}
 
 
 def test_same_seed_same_history_other_seed_differs(synthetic):
