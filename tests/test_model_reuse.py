@@ -52,24 +52,39 @@ def new_record(data):
     return train_new
 
 
-def _reused(name, data, monkeypatch, kept: training.CompiledModels):
-    """Seed 1 trained on the model kept from seed 0."""
-    spec = get_variant(name)
-    monkeypatch.setattr(training, "COMPILED", kept)
-    training.train(spec, data[spec.dataset], 0, SMOKE)
-    [model] = kept.models.values()
-    step = model.train_function
-    _take_a_name()
-    reused = training.train(spec, data[spec.dataset], 1, SMOKE)
+def _fit_seed1(name, data, kept: training.CompiledModels):
+    """Seed 1 trained with `kept` as the suite's compiled models (seed 0 first when it keeps no model yet)."""
+    spec, before = get_variant(name), training.COMPILED
+    training.COMPILED = kept
+    try:
+        if not kept.models:
+            training.train(spec, data[spec.dataset], 0, SMOKE)
+        [model] = kept.models.values()
+        step = model.train_function
+        _take_a_name()
+        record = training.train(spec, data[spec.dataset], 1, SMOKE)
+    finally:
+        training.COMPILED = before
     assert list(kept.models.values()) == [model] and model.train_function is step  # no new model, no new trace
-    return reused
+    return record
+
+
+@pytest.fixture(scope="module")
+def reused(data):
+    """name -> (its compiled models, seed 1 trained on the model kept from seed 0), once per variant in this module."""
+    @functools.lru_cache(maxsize=None)
+    def reuse(name):
+        kept = training.CompiledModels()
+        return kept, _fit_seed1(name, data, kept)
+
+    return reuse
 
 
 @REUSES
 @pytest.mark.training
 @pytest.mark.parametrize("name", VARIANTS)
-def test_a_reused_model_trains_the_same_record_as_a_new_one(name, data, new_record, monkeypatch):
-    assert _numbers(_reused(name, data, monkeypatch, training.CompiledModels())) == _numbers(new_record(name))
+def test_a_reused_model_trains_the_same_record_as_a_new_one(name, new_record, reused):
+    assert _numbers(reused(name)[1]) == _numbers(new_record(name))
 
 
 class _SkipsState(training.CompiledModels):
@@ -88,16 +103,18 @@ class _SkipsState(training.CompiledModels):
 @pytest.mark.training
 @pytest.mark.parametrize("name,missed", [
     ("adam_dropout", "optimizer"), ("adam_dropout", "seed_generator"), ("bn", "moving")])
-def test_the_comparison_fails_when_the_reset_misses_some_state(name, missed, data, new_record, monkeypatch):
+def test_the_comparison_fails_when_the_reset_misses_some_state(name, missed, data, new_record, reused):
     """The test above can fail: leave the optimizer's step and slots, Dropout's seed state or BatchNormalization's
-    moving statistics out of the reset, and seed 1's record differs from a new model's."""
+    moving statistics out of the reset (of the model the test above kept, as its last fit left it), and seed 1's
+    record differs from a new model's."""
     def skip(variable, model):
         if missed == "optimizer":
             return any(variable is v for v in model.optimizer.variables)
         return missed in variable.path
 
-    reused = _reused(name, data, monkeypatch, _SkipsState(skip))
-    assert _numbers(reused)["history"] != _numbers(new_record(name))["history"]
+    skipping = _SkipsState(skip)
+    skipping.models.update(reused(name)[0].models)
+    assert _numbers(_fit_seed1(name, data, skipping))["history"] != _numbers(new_record(name))["history"]
 
 
 def test_reuse_is_off_for_strategies_users_builders_other_backends_and_when_disabled():
