@@ -7,8 +7,9 @@ A fit of E epochs under the same seed trains exactly the first E epochs of a lon
 random streams; tests/test_training.py::test_fewer_epochs_train_the_first_epochs_of_a_longer_fit), so every curve
 of a record cut to its first E entries is the record E epochs would have given. Checks that read only the curves
 and the constant predictor's figures are judged exactly on such cuts; a binding whose check reads the final model
-(kernels, evaluation, predictions) is reported as not judged. No training: it reads the calibration pools that
-tools/calibrate.py reads (seeds 0-19 calibrate, 100-119 are held out).
+(kernels, evaluation, predictions: found by running it on records whose such fields raise when read) is marked as not
+judged exactly. No training: it reads the calibration pools that tools/calibrate.py reads (seeds 0-19 calibrate,
+100-119 are held out).
 
 Per binding of the variant and data kind: pass rates and the thinnest margin with the thresholds in force (those
 calibrated on E = the tier's epochs), and with thresholds re-derived on the cut calibration seeds by
@@ -20,6 +21,7 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
+from types import MappingProxyType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -30,10 +32,50 @@ from overfit_core import checks  # noqa: E402
 from overfit_core.config import parse_seeds  # noqa: E402
 from overfit_core.errors import ConfigError, invalid  # noqa: E402
 from overfit_core.records import RunRecord, atomic_write  # noqa: E402
+from overfit_core.variants import builtin_variants  # noqa: E402
 
-CURVES_ONLY = {"val_loss_diverges", "bigger_overfits_more", "learns", "beats_chance", "beats_constant_predictor",
-               "dropout_narrows_gap", "regularisation_narrows_gap", "batchnorm_speeds_convergence",
-               "lr_too_high_is_jittery", "penalty_raises_train_loss"}  # read curves and constant figures only
+CONSTANTS = ("constant_", "chance_")  # evaluation's figures of the constant predictor: from the labels, not the model
+
+
+class _ReadsFinalModel(Exception):
+    """A check read a field that the model at the end of the longer fit wrote (a cut cannot give it)."""
+
+
+class _FinalModelField:
+    """Stands for kernels, predictions or targets: reading it, in any way, raises."""
+
+    def _read(self, *args, **kwargs):
+        raise _ReadsFinalModel
+
+    __iter__ = __getitem__ = __len__ = __bool__ = __array__ = _read
+
+
+class _Evaluation(dict):
+    """The record's evaluation, whose constant-predictor figures alone may be read."""
+
+    def __getitem__(self, key):
+        if not key.startswith(CONSTANTS):
+            raise _ReadsFinalModel
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        if not key.startswith(CONSTANTS):
+            raise _ReadsFinalModel
+        return super().get(key, default)
+
+
+def exact(binding, records) -> bool:
+    """Whether `binding` reads only curves and constant-predictor figures of `records` (one seed's), so that a cut
+    is judged exactly: it is run once with every final-model field of the records raising when read."""
+    guarded = {v: dataclasses.replace(r, kernels=_FinalModelField(), predictions=_FinalModelField(),
+                                      targets=_FinalModelField(),
+                                      evaluation=MappingProxyType(_Evaluation(r.evaluation)))
+               for v, r in records.items()}
+    try:
+        checks.evaluate(binding, guarded)
+    except _ReadsFinalModel:
+        return False
+    return True
 
 
 def cut(record: RunRecord, epochs: int) -> RunRecord:
@@ -60,13 +102,19 @@ def budget(records, variant: str, epochs: int, cal_seeds, held_seeds) -> list[di
     finally:
         checks.calibration = original
         original.cache_clear()
+    specs = {s.name: s for s in builtin_variants()}
+    exactly = {}  # (check, label) -> judged exactly on a cut, from the first seed's records that hold its variants
+    for recs in cut_records.values():
+        for b in checks.bindings(specs):
+            if variant in b.variants and all(v in recs for v in b.variants):
+                exactly.setdefault((b.check.name, b.label), exact(b, recs))
     rows = []
     for key in sorted(in_force_cal):
         name, label, kind, tier = key
         if variant not in label.split("-"):
             continue
         entry = rederived.get(f"{name}|{label}|{kind}|{tier}", {})
-        rows.append({"epochs": epochs, "check": name, "label": label, "kind": kind, "exact": name in CURVES_ONLY,
+        rows.append({"epochs": epochs, "check": name, "label": label, "kind": kind, "exact": exactly[(name, label)],
                      "median": in_force_cal[key]["median_effect"], "values": entry.get("values"),
                      "in_force": (in_force_cal[key], in_force_held[key]),
                      "rederived": entry.get("threshold"), "rule": entry.get("rule", "-"),
