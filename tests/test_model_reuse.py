@@ -1,6 +1,7 @@
 """Compiled models reused between fits (`training.CompiledModels`): the same records as a new model for every fit."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -36,35 +37,39 @@ def _take_a_name():
     keras.layers.Dense(1)
 
 
+@contextlib.contextmanager
+def _compiled(kept: training.CompiledModels):
+    """`kept` as the suite's compiled models, for the fits in this block."""
+    before, training.COMPILED = training.COMPILED, kept
+    try:
+        yield kept
+    finally:
+        training.COMPILED = before
+
+
 @pytest.fixture(scope="module")
 def new_record(data):
     """name -> seed 1 of that variant trained on a new model (nothing kept), once per variant in this module."""
     @functools.lru_cache(maxsize=None)
     def train_new(name):
-        spec, kept = get_variant(name), training.COMPILED
-        training.COMPILED = training.CompiledModels(enabled=False)
-        try:
+        spec = get_variant(name)
+        with _compiled(training.CompiledModels(enabled=False)):
             _take_a_name()
             return training.train(spec, data[spec.dataset], 1, SMOKE)
-        finally:
-            training.COMPILED = kept
 
     return train_new
 
 
 def _fit_seed1(name, data, kept: training.CompiledModels):
     """Seed 1 trained with `kept` as the suite's compiled models (seed 0 first when it keeps no model yet)."""
-    spec, before = get_variant(name), training.COMPILED
-    training.COMPILED = kept
-    try:
+    spec = get_variant(name)
+    with _compiled(kept):
         if not kept.models:
             training.train(spec, data[spec.dataset], 0, SMOKE)
         [model] = kept.models.values()
         step = model.train_function
         _take_a_name()
         record = training.train(spec, data[spec.dataset], 1, SMOKE)
-    finally:
-        training.COMPILED = before
     assert list(kept.models.values()) == [model] and model.train_function is step  # no new model, no new trace
     return record
 
